@@ -1,0 +1,138 @@
+"""Run a recipe on an engine: prepare the output, plan units, skip committed ones, run the rest,
+then write the dataset summary."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .. import CODE_VERSION, __version__
+from ..errors import RecipeError, UvdError
+from ..manifests.reader import Dataset
+from ..manifests.schema import DATASET_FILE, FORMAT_VERSION, RECIPE_FILE
+from ..manifests.store import OutputStore
+from ..manifests.writer import prepare_output
+from ..pipeline.plan import plan_units
+from ..pipeline.tokenize import tokenizer_fingerprint
+from ..recipe import Recipe
+from .progress import RunProgress
+
+ENGINES = ("local", "ray", "beam")
+
+
+class RunFailed(UvdError):
+    pass
+
+
+@dataclass
+class RunSummary:
+    planned: int
+    skipped: int
+    committed: int
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    dataset: dict[str, Any] = field(default_factory=dict)
+
+
+def _engine(name: str):
+    if name == "local":
+        from .local import run_local
+
+        return run_local
+    if name == "ray":
+        from .ray_engine import run_ray
+
+        return run_ray
+    if name == "beam":
+        try:
+            from .beam_engine import run_beam
+        except ImportError as exc:
+            raise UvdError(f"engine 'beam' needs the beam extra: pip install 'uvd-pipeline[beam]' ({exc})") from None
+        return run_beam
+    raise UvdError(f"unknown engine {name!r}; engines: {', '.join(ENGINES)}")
+
+
+def _check_recipe(store: OutputStore, recipe: Recipe, resolved: dict[str, Any]) -> None:
+    if store.exists(RECIPE_FILE):
+        old = yaml.safe_load(store.read_text(RECIPE_FILE)) or {}
+        if old.get("fingerprint") != resolved["fingerprint"]:
+            raise RecipeError(
+                f"{store.path(RECIPE_FILE)}: this output was built from a different recipe "
+                f"(fingerprint {old.get('fingerprint')} != {resolved['fingerprint']}); use a new --out"
+            )
+    else:
+        store.write_text(RECIPE_FILE, yaml.safe_dump(resolved, sort_keys=False))
+
+
+def run_recipe(
+    recipe: Recipe,
+    out: str,
+    engine: str = "local",
+    workers: int = 1,
+    address: str | None = None,
+    quiet: bool = False,
+    **engine_options: Any,
+) -> RunSummary:
+    start = time.perf_counter()
+    run = _engine(engine)
+    store = OutputStore(out)
+    prepare_output(store)
+    resolved = {
+        "fingerprint": recipe.fingerprint(),
+        "code_version": CODE_VERSION,
+        "tokenizer_sha256": tokenizer_fingerprint(recipe.tokenizer),
+        "recipe": recipe.to_dict(),
+    }
+    _check_recipe(store, recipe, resolved)
+    units = plan_units(recipe)
+    done = {name.removesuffix(".json") for name in Dataset(out).store.list("ledger", ".json")}
+    pending = [u for u in units if u.id not in done]
+    with RunProgress(len(pending), quiet=quiet) as progress:
+        failures = run(recipe, store, pending, progress, workers=workers, address=address, **engine_options)
+    summary = write_dataset_summary(store, recipe, resolved, planned=len(units))
+    return RunSummary(
+        planned=len(units),
+        skipped=len(units) - len(pending),
+        committed=len(pending) - len(failures),
+        failures=failures,
+        seconds=time.perf_counter() - start,
+        dataset=summary,
+    )
+
+
+def write_dataset_summary(store: OutputStore, recipe: Recipe, resolved: dict[str, Any], planned: int) -> dict[str, Any]:
+    ds = Dataset(store.url)
+    m = ds.manifest
+    totals = {"units_planned": planned, "units_committed": len(ds.ledger)}
+    for key in ("sequences", "images", "tokens", "records_read", "records_used", "records_rejected"):
+        totals[key] = int(sum(e["counts"][key] for e in ds.ledger))
+    by: dict[str, dict[str, dict[str, int]]] = {"category": {}, "source": {}, "task": {}}
+    for col in by:
+        for value, n_img, n_tok in zip(m[col].to_pylist(), m["n_images"].to_pylist(), m["n_tokens"].to_pylist()):
+            row = by[col].setdefault(value, {"sequences": 0, "images": 0, "tokens": 0})
+            row["sequences"] += 1
+            row["images"] += n_img
+            row["tokens"] += n_tok
+    summary = {
+        "format": FORMAT_VERSION,
+        "uvd_pipeline": __version__,
+        "code_version": CODE_VERSION,
+        "recipe_fingerprint": resolved["fingerprint"],
+        "tokenizer": {
+            "checkpoint": recipe.tokenizer.checkpoint,
+            "preset": None if recipe.tokenizer.checkpoint else recipe.tokenizer.preset,
+            "random_weights": recipe.tokenizer.is_random,
+            "sha256": resolved["tokenizer_sha256"],
+            "codebook_size": 8192,
+            "tokens_per_image": 256,
+        },
+        "complete": totals["units_committed"] >= planned,
+        "totals": totals,
+        "by": by,
+    }
+    store.write_text(DATASET_FILE, json.dumps(summary, indent=1, sort_keys=True))
+    return summary

@@ -1,0 +1,33 @@
+"""The in-process engine: one worker, the reference every other engine must match."""
+
+from __future__ import annotations
+
+from ..manifests.store import OutputStore
+from ..pipeline.build import UnitBuilder
+from ..pipeline.tokenize import TokenizerStage, tokenize_with
+from ..recipe import Recipe
+from ..types import WorkUnit
+from .progress import RunProgress
+from .unit import commit_built
+
+
+def run_local(recipe: Recipe, store: OutputStore, units: list[WorkUnit], progress: RunProgress, **_: object) -> list[tuple[str, str]]:
+    """Returns (unit id, error) for units that failed; they stay uncommitted for the next run."""
+    builder = UnitBuilder(recipe)
+    tokenizer = TokenizerStage(recipe.tokenizer)
+    failures: list[tuple[str, str]] = []
+    try:
+        for unit in units:
+            try:
+                built = builder.build(unit)
+                progress.unit_built()
+                tokens = tokenize_with(tokenizer.encode, built.sequences)
+                progress.images_tokenized(built.n_images)
+                commit_built(store, recipe, built, tokens)
+                progress.unit_committed()
+            except Exception as exc:  # one bad unit must not stop the others
+                failures.append((unit.id, f"{type(exc).__name__}: {exc}"))
+                progress.log(f"[red]unit {unit.id} failed: {type(exc).__name__}: {exc}")
+    finally:
+        builder.close()
+    return failures

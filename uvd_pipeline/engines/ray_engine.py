@@ -1,0 +1,127 @@
+"""The Ray engine (Ray Core): a task per work unit reads and builds its sequences, sends its
+images to a tokenizer actor pool, and commits the unit. At most `workers` units are in flight,
+which bounds memory; a failed task is retried by Ray, and an uncommitted unit is redone next run.
+
+Resources are fractional on purpose: on a small machine, actors that each take a whole CPU leave
+none for the unit tasks and the job hangs.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..manifests.store import OutputStore
+from ..recipe import Recipe
+from ..types import WorkUnit
+from .progress import RunProgress
+
+_BUILDERS: dict[str, Any] = {}  # per worker process: recipe fingerprint -> UnitBuilder
+
+
+def _unit_task(recipe_dict: dict[str, Any], out_url: str, unit_row: dict[str, Any], actor: Any) -> dict[str, Any]:
+    import ray
+
+    from ..pipeline.build import UnitBuilder
+    from ..pipeline.tokenize import tokenize_with
+    from .unit import commit_built
+
+    recipe = Recipe.model_validate(recipe_dict)
+    key = recipe.fingerprint()
+    if key not in _BUILDERS:
+        _BUILDERS[key] = UnitBuilder(recipe)
+    built = _BUILDERS[key].build(WorkUnit.from_row(unit_row))
+    tokens = tokenize_with(lambda px: ray.get(actor.encode.remote(px)), built.sequences)
+    entry = commit_built(OutputStore(out_url), recipe, built, tokens)
+    return {"unit": entry["unit"], "images": entry["counts"]["images"]}
+
+
+class _TokenizerActor:
+    def __init__(self, spec: dict[str, Any], device: str, threads: int) -> None:
+        import torch
+
+        from ..pipeline.tokenize import TokenizerStage
+
+        torch.set_num_threads(threads)
+        self.stage = TokenizerStage(spec, device=device)
+
+    def encode(self, pixels):
+        return self.stage.encode(pixels)
+
+    def ready(self) -> bool:
+        return True
+
+
+def _init_ray(address: str | None, workers: int) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": True, "configure_logging": False}
+    if address:
+        ray.init(address=address, **kwargs)
+    else:
+        # A local cluster: as many CPUs as the machine has, at least as many as units in flight.
+        ray.init(num_cpus=max(os.cpu_count() or 1, workers), **kwargs)
+
+
+def run_ray(
+    recipe: Recipe,
+    store: OutputStore,
+    units: list[WorkUnit],
+    progress: RunProgress,
+    *,
+    workers: int = 1,
+    address: str | None = None,
+    tokenizer_actors: int | None = None,
+    **_: object,
+) -> list[tuple[str, str]]:
+    import ray
+
+    _init_ray(address, workers)
+    resources = ray.cluster_resources()
+    gpus = int(resources.get("GPU", 0))
+    n_actors = tokenizer_actors or max(1, gpus)
+    cpus = float(resources.get("CPU", 1))
+    if gpus:
+        actor_opts: dict[str, Any] = {"num_gpus": 1, "num_cpus": 0.5}
+        device, threads = "cuda", 1
+    else:
+        actor_opts = {"num_cpus": min(0.5, cpus / (2 * n_actors))}
+        device, threads = "cpu", max(1, int(cpus // n_actors))
+    task_cpus = max(0.01, min(1.0, (cpus - actor_opts["num_cpus"] * n_actors) / max(1, workers)))
+
+    actor_cls = ray.remote(max_restarts=3, max_task_retries=3)(_TokenizerActor)
+    actors = [
+        actor_cls.options(**actor_opts).remote(recipe.tokenizer.model_dump(mode="json"), device, threads)
+        for _ in range(n_actors)
+    ]
+    ray.get([a.ready.remote() for a in actors])
+    task = ray.remote(max_retries=3)(_unit_task).options(num_cpus=task_cpus)
+    recipe_ref = ray.put(recipe.model_dump(mode="json"))
+
+    failures: list[tuple[str, str]] = []
+    pending: dict[Any, WorkUnit] = {}
+    queue = list(units)
+    try:
+        while queue or pending:
+            while queue and len(pending) < workers:
+                unit = queue.pop(0)
+                ref = task.remote(recipe_ref, store.url, unit.to_row(), actors[unit.index % n_actors])
+                pending[ref] = unit
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                unit = pending.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except Exception as exc:  # the unit stays uncommitted; the next run redoes it
+                    failures.append((unit.id, f"{type(exc).__name__}: {exc}"))
+                    progress.log(f"[red]unit {unit.id} failed: {type(exc).__name__}: {str(exc)[:500]}")
+                    continue
+                progress.unit_built()
+                progress.images_tokenized(result["images"])
+                progress.unit_committed()
+    finally:
+        for a in actors:
+            ray.kill(a)
+    return failures

@@ -1,0 +1,37 @@
+"""What every engine does with one unit, split where engines need to split it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..manifests.store import OutputStore
+from ..manifests.writer import commit_unit
+from ..pipeline.build import UnitBuild, UnitBuilder
+from ..pipeline.tokenize import tokenize_with
+from ..recipe import Recipe
+from ..types import TokenSequence, WorkUnit
+
+Encode = Callable[[np.ndarray], np.ndarray]
+
+
+def commit_built(store: OutputStore, recipe: Recipe, built: UnitBuild, tokens: list[TokenSequence]) -> dict[str, Any]:
+    return commit_unit(
+        store,
+        built.unit,
+        tokens,
+        built.rejects,
+        category=recipe.source(built.unit.source).category,
+        recipe_fingerprint=recipe.fingerprint(),
+        records_read=built.records_read,
+        records_used=built.records_used,
+    )
+
+
+def process_unit(builder: UnitBuilder, encode: Encode, store: OutputStore, unit: WorkUnit) -> dict[str, Any]:
+    """Build, tokenize and commit one unit; returns its ledger entry."""
+    built = builder.build(unit)
+    tokens = tokenize_with(encode, built.sequences)
+    return commit_built(store, builder.recipe, built, tokens)

@@ -1,0 +1,87 @@
+"""Safe image decoding and the 256x256 conversion every image goes through."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image as PILImage
+from PIL import ImageOps
+
+from .errors import BadInput
+from .types import IMAGE_SIZE
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+
+
+def set_pixel_limit(max_pixels: int | None) -> None:
+    """PIL's decompression-bomb limit. Kept by default; a recipe may lower or raise it."""
+    PILImage.MAX_IMAGE_PIXELS = max_pixels
+
+
+def decode_image(data: bytes, name: str = "") -> PILImage.Image:
+    """Decode bytes into a fully loaded PIL image, EXIF orientation applied.
+
+    Raises BadInput with a reason for empty, truncated, unknown or oversized (bomb) images.
+    """
+    if not data:
+        raise BadInput("empty_file", name)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+            img = PILImage.open(io.BytesIO(data))
+            img.load()
+    except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
+        raise BadInput("decompression_bomb", f"{name}: {exc}") from None
+    except PILImage.UnidentifiedImageError:
+        raise BadInput("not_an_image", name) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise BadInput("corrupt_image", f"{name}: {exc}") from None
+    if img.width < 1 or img.height < 1:
+        raise BadInput("empty_image", name)
+    try:
+        img = ImageOps.exif_transpose(img)
+    except Exception as exc:  # a broken EXIF block must not lose the image
+        warnings.warn(f"{name}: EXIF orientation ignored ({exc})", stacklevel=2)
+    return img
+
+
+def to_rgb_array(img: PILImage.Image) -> np.ndarray:
+    return np.asarray(_to_rgb(img), dtype=np.uint8)
+
+
+def _to_rgb(img: PILImage.Image) -> PILImage.Image:
+    if img.mode == "RGB":
+        return img
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        scaled = np.zeros_like(arr) if hi <= lo else (arr - lo) / (hi - lo) * 255.0
+        return PILImage.fromarray(scaled.round().astype(np.uint8)).convert("RGB")
+    return img.convert("RGB")
+
+
+def to_256(pixels_or_img: np.ndarray | PILImage.Image, center_crop: bool = False, nearest: bool = False) -> np.ndarray:
+    """LVM's protocol: RGB, optional centre crop, squash-resize to 256x256 with PIL's default filter.
+
+    `nearest` is for label maps (segmentation palettes), where blending would invent colours.
+    """
+    img = pixels_or_img
+    if isinstance(img, np.ndarray):
+        img = PILImage.fromarray(img)
+    img = _to_rgb(img)
+    if nearest:
+        if center_crop:
+            img = _center_crop(img)
+        return np.asarray(img.resize((IMAGE_SIZE, IMAGE_SIZE), PILImage.NEAREST), dtype=np.uint8)
+    from .tokenizer import preprocess
+
+    return preprocess(img, center_crop=center_crop)
+
+
+def _center_crop(img: PILImage.Image) -> PILImage.Image:
+    side = min(img.size)
+    left = (img.width - side) // 2
+    top = (img.height - side) // 2
+    return img.crop((left, top, left + side, top + side))

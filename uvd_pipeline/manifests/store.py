@@ -1,0 +1,85 @@
+"""The output root on any fsspec filesystem, with the writes that make commits exactly-once.
+
+Data files get content-addressed names (`<unit>-<sha256[:16]>.<ext>`), so writing one twice
+writes the same bytes, and a reader only ever looks at files that a ledger entry names. The ledger
+entry is the commit point: written last, to a temporary name and renamed where the filesystem can
+rename atomically (local disks), or in one PUT on object stores (which are atomic per object).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+from ..storage import filesystem
+
+
+class OutputStore:
+    def __init__(self, root: str) -> None:
+        self.url = str(root)
+        self.fs, self.root = filesystem(self.url)
+        proto = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
+        self.local = proto in ("file", "local")
+
+    def path(self, rel: str) -> str:
+        return f"{self.root.rstrip('/')}/{rel}"
+
+    def makedirs(self, rel: str) -> None:
+        self.fs.makedirs(self.path(rel), exist_ok=True)
+
+    def exists(self, rel: str) -> bool:
+        return self.fs.exists(self.path(rel))
+
+    def read_bytes(self, rel: str) -> bytes:
+        with self.fs.open(self.path(rel), "rb") as f:
+            return f.read()
+
+    def read_text(self, rel: str) -> str:
+        return self.read_bytes(rel).decode("utf-8")
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        """Write so that a reader sees the whole file or none of it."""
+        final = self.path(rel)
+        if self.local:
+            tmp = f"{final}.tmp-{uuid.uuid4().hex}"
+            with self.fs.open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                _fsync(f)
+            self.fs.mv(tmp, final)
+        else:
+            with self.fs.open(final, "wb") as f:
+                f.write(data)
+
+    def write_text(self, rel: str, text: str) -> None:
+        self.write_bytes(rel, text.encode("utf-8"))
+
+    def list(self, rel: str, suffix: str = "") -> list[str]:
+        """File names (not paths) directly under rel, sorted; temporary files are skipped."""
+        p = self.path(rel)
+        if not self.fs.exists(p):
+            return []
+        names = [n.rstrip("/").rsplit("/", 1)[-1] for n in self.fs.ls(p, detail=False)]
+        return sorted(n for n in names if n.endswith(suffix) and ".tmp-" not in n)
+
+    def local_path(self, rel: str) -> str | None:
+        return self.path(rel) if self.local else None
+
+    def remove(self, rel: str) -> None:
+        self.fs.rm(self.path(rel))
+
+
+def _fsync(f: Any) -> None:
+    import os
+
+    try:
+        os.fsync(f.fileno())
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
+def content_name(stem: str, data: bytes, ext: str) -> tuple[str, str]:
+    """(file name, full sha256) for content-addressed data files."""
+    digest = hashlib.sha256(data).hexdigest()
+    return f"{stem}-{digest[:16]}{ext}", digest

@@ -1,0 +1,90 @@
+"""`uvd verify`: every committed file matches its ledger checksum, every manifest row points
+inside its shard, and every unit accounts for what it read (read = used + rejected)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+
+from ..types import TOKENS_PER_IMAGE
+from .reader import Dataset, read_arrow
+from .schema import DATASET_FILE, LEDGER_DIR, MANIFEST_SCHEMA, REJECTS_SCHEMA
+from .writer import ledger_checksum
+
+
+def verify_dataset(root: str) -> list[str]:
+    """Problems found; an empty list means the dataset is intact."""
+    ds = Dataset(root)
+    store = ds.store
+    problems: list[str] = []
+    totals = {"sequences": 0, "tokens": 0}
+    for name in store.list(LEDGER_DIR, ".json"):
+        rel = f"{LEDGER_DIR}/{name}"
+        try:
+            entry = json.loads(store.read_text(rel))
+        except (ValueError, UnicodeDecodeError) as exc:
+            problems.append(f"{rel}: not valid JSON ({exc})")
+            continue
+        if entry.get("checksum") != ledger_checksum(entry):
+            problems.append(f"{rel}: ledger checksum mismatch (entry altered)")
+            continue
+        unit = entry["unit"]
+        blobs: dict[str, bytes] = {}
+        for kind, info in entry["files"].items():
+            try:
+                data = store.read_bytes(info["path"])
+            except FileNotFoundError:
+                problems.append(f"{unit}: {kind} file {info['path']} is missing")
+                continue
+            if hashlib.sha256(data).hexdigest() != info["sha256"]:
+                problems.append(f"{unit}: {kind} file {info['path']} does not match its sha256")
+                continue
+            blobs[kind] = data
+        if len(blobs) != 3:
+            continue
+        problems += _check_unit(entry, blobs, totals)
+    summary = ds.summary() if store.exists(DATASET_FILE) else None
+    if summary is not None:
+        for key in ("sequences", "tokens"):
+            want = summary.get("totals", {}).get(key)
+            if want is not None and want != totals[key]:
+                problems.append(f"{DATASET_FILE}: totals.{key} = {want}, ledger says {totals[key]}")
+    return problems
+
+
+def _check_unit(entry: dict, blobs: dict[str, bytes], totals: dict[str, int]) -> list[str]:
+    import io
+
+    unit = entry["unit"]
+    out: list[str] = []
+    try:
+        tokens = np.load(io.BytesIO(blobs["shard"]), allow_pickle=False)
+        manifest = read_arrow(blobs["manifest"])
+        rejects = read_arrow(blobs["rejects"])
+    except Exception as exc:  # checksums matched, so this is a writer bug; report, don't crash
+        return [f"{unit}: unreadable committed file ({type(exc).__name__}: {exc})"]
+    if tokens.dtype != np.uint16 or tokens.ndim != 1:
+        out.append(f"{unit}: shard is {tokens.dtype} {tokens.shape}, expected 1-D uint16")
+    if not manifest.schema.equals(MANIFEST_SCHEMA) or not rejects.schema.equals(REJECTS_SCHEMA):
+        out.append(f"{unit}: manifest or rejects schema differs from the format")
+    end = 0
+    for row in manifest.select(["sequence_id", "offset", "n_tokens", "n_images"]).to_pylist():
+        if row["offset"] != end:
+            out.append(f"{unit}: sequence {row['sequence_id']} starts at {row['offset']}, expected {end}")
+        if row["n_tokens"] != row["n_images"] * TOKENS_PER_IMAGE:
+            out.append(f"{unit}: sequence {row['sequence_id']} has {row['n_tokens']} tokens for {row['n_images']} images")
+        end = row["offset"] + row["n_tokens"]
+    if end != tokens.size:
+        out.append(f"{unit}: manifest covers {end} tokens, shard holds {tokens.size}")
+    c = entry["counts"]
+    if c["records_read"] != c["records_used"] + c["records_rejected"]:
+        out.append(
+            f"{unit}: read {c['records_read']} records, used {c['records_used']} + rejected {c['records_rejected']}"
+        )
+    if c["sequences"] != manifest.num_rows or c["tokens"] != tokens.size:
+        out.append(f"{unit}: ledger counts differ from the files")
+    totals["sequences"] += manifest.num_rows
+    totals["tokens"] += int(tokens.size)
+    return out

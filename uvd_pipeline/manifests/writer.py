@@ -1,0 +1,133 @@
+"""Commit one unit: token shard, manifest and rejects under content-addressed names, then the
+ledger entry (the commit point). A crash before the ledger entry leaves nothing a reader sees."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from .. import CODE_VERSION
+from ..ids import canonical_json, hash_hex
+from ..types import Reject, TokenSequence, WorkUnit
+from .schema import (
+    FORMAT_VERSION,
+    LEDGER_DIR,
+    MANIFEST_SCHEMA,
+    MANIFESTS_DIR,
+    REJECTS_DIR,
+    REJECTS_SCHEMA,
+    SHARDS_DIR,
+)
+from .store import OutputStore, content_name
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+def arrow_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def ledger_checksum(entry: dict[str, Any]) -> str:
+    body = {k: v for k, v in entry.items() if k != "checksum"}
+    return hash_hex("ledger", body)
+
+
+def commit_unit(
+    store: OutputStore,
+    unit: WorkUnit,
+    sequences: list[TokenSequence],
+    rejects: list[Reject],
+    *,
+    category: str,
+    recipe_fingerprint: str,
+    records_read: int,
+    records_used: int,
+) -> dict[str, Any]:
+    """Write and commit a unit; returns its ledger entry. Sequences are stored in index order."""
+    sequences = sorted(sequences, key=lambda s: s.index)
+    tokens = (
+        np.concatenate([s.tokens for s in sequences]).astype(np.uint16, copy=False)
+        if sequences
+        else np.zeros(0, np.uint16)
+    )
+    shard_data = npy_bytes(tokens)
+    shard_name, shard_sha = content_name(unit.id, shard_data, ".npy")
+    shard_rel = f"{SHARDS_DIR}/{shard_name}"
+
+    offsets = np.cumsum([0] + [len(s.tokens) for s in sequences])[:-1]
+    manifest = pa.Table.from_pylist(
+        [
+            {
+                "sequence_id": s.id,
+                "unit": unit.id,
+                "index": s.index,
+                "shard": shard_rel,
+                "offset": int(off),
+                "n_tokens": len(s.tokens),
+                "n_images": s.n_images,
+                "source": unit.source,
+                "category": category,
+                "task": s.task,
+                "split": s.split,
+                "image_ids": s.image_ids,
+                "records": s.records,
+                "provenance": canonical_json(s.provenance),
+            }
+            for s, off in zip(sequences, offsets)
+        ],
+        schema=MANIFEST_SCHEMA,
+    )
+    manifest_data = arrow_bytes(manifest)
+    manifest_name, manifest_sha = content_name(unit.id, manifest_data, ".arrow")
+
+    reject_rows = sorted((r.to_row() for r in rejects), key=lambda r: (r["record"], r["reason"], r["detail"]))
+    rejects_data = arrow_bytes(pa.Table.from_pylist(reject_rows, schema=REJECTS_SCHEMA))
+    rejects_name, rejects_sha = content_name(unit.id, rejects_data, ".arrow")
+
+    used = {rec for s in sequences for rec in s.records}
+    rejected_only = {r.record for r in rejects} - used
+    entry: dict[str, Any] = {
+        "format": FORMAT_VERSION,
+        "unit": unit.id,
+        "source": unit.source,
+        "category": category,
+        "recipe": recipe_fingerprint,
+        "code_version": CODE_VERSION,
+        "files": {
+            "shard": {"path": shard_rel, "sha256": shard_sha, "bytes": len(shard_data)},
+            "manifest": {"path": f"{MANIFESTS_DIR}/{manifest_name}", "sha256": manifest_sha, "bytes": len(manifest_data)},
+            "rejects": {"path": f"{REJECTS_DIR}/{rejects_name}", "sha256": rejects_sha, "bytes": len(rejects_data)},
+        },
+        "counts": {
+            "sequences": len(sequences),
+            "images": int(sum(s.n_images for s in sequences)),
+            "tokens": int(tokens.size),
+            "records_read": records_read,
+            "records_used": records_used,
+            "records_rejected": len(rejected_only),
+            "reject_rows": len(reject_rows),
+        },
+    }
+    entry["checksum"] = ledger_checksum(entry)
+
+    store.write_bytes(shard_rel, shard_data)
+    store.write_bytes(entry["files"]["manifest"]["path"], manifest_data)
+    store.write_bytes(entry["files"]["rejects"]["path"], rejects_data)
+    store.write_text(f"{LEDGER_DIR}/{unit.id}.json", json.dumps(entry, indent=1, sort_keys=True))
+    return entry
+
+
+def prepare_output(store: OutputStore) -> None:
+    for d in (SHARDS_DIR, MANIFESTS_DIR, REJECTS_DIR, LEDGER_DIR):
+        store.makedirs(d)

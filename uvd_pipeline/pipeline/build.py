@@ -1,0 +1,150 @@
+"""Build one work unit: read items, render annotations, bring images to 256x256, apply
+transforms, and group into visual sequences. Pure CPU work; no engine, no tokenizer."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import CODE_VERSION, registry
+from ..errors import BadInput
+from ..ids import derived_id, rng_for, seed_for, sequence_id, unit_fraction
+from ..images import set_pixel_limit, to_256
+from ..recipe import Recipe, SourceSpec
+from ..stages import Renderer, Sequencer, Source, Transform
+from ..types import Image, Item, Reject, VisualSequence, WorkUnit
+
+
+@dataclass
+class UnitBuild:
+    unit: WorkUnit
+    sequences: list[VisualSequence]
+    rejects: list[Reject]
+    records_read: int
+    records_used: int
+    seconds: float = 0.0
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_images(self) -> int:
+        return sum(len(s.images) for s in self.sequences)
+
+
+class _SourceStages:
+    """The plugin objects of one source, created once per worker."""
+
+    def __init__(self, spec: SourceSpec) -> None:
+        self.spec = spec
+        self.source: Source = registry.create("source", spec.plugin, spec.params)  # type: ignore[assignment]
+        self.renderers: list[Renderer] = [
+            registry.create("renderer", r.plugin, r.params) for r in spec.renderers  # type: ignore[misc]
+        ]
+        self.transforms: list[Transform] = [
+            registry.create("transform", t.plugin, t.params) for t in spec.transforms  # type: ignore[misc]
+        ]
+        self.sequencer: Sequencer = registry.create(
+            "sequencer", spec.sequencer.plugin, spec.sequencer.params
+        )  # type: ignore[assignment]
+        for stage in self.all():
+            stage.setup()
+
+    def all(self) -> list:
+        return [self.source, *self.renderers, *self.transforms, self.sequencer]
+
+
+class UnitBuilder:
+    """Turns work units into visual sequences. Holds no engine state; safe to create per worker."""
+
+    def __init__(self, recipe: Recipe | dict[str, Any]) -> None:
+        self.recipe = recipe if isinstance(recipe, Recipe) else Recipe.model_validate(recipe)
+        set_pixel_limit(self.recipe.preprocess.max_image_pixels)
+        self._stages: dict[str, _SourceStages] = {}
+
+    def stages(self, source: str) -> _SourceStages:
+        if source not in self._stages:
+            self._stages[source] = _SourceStages(self.recipe.source(source))
+        return self._stages[source]
+
+    def close(self) -> None:
+        for st in self._stages.values():
+            for stage in st.all():
+                stage.teardown()
+
+    def build(self, unit: WorkUnit) -> UnitBuild:
+        start = time.perf_counter()
+        st = self.stages(unit.source)
+        rejects: list[Reject] = []
+        items: list[Item] = []
+        records: list[str] = []
+        for got in st.source.read(unit):
+            records.append(got.record)
+            if isinstance(got, Reject):
+                rejects.append(got)
+                continue
+            prepared = self._prepare(st, got)
+            (rejects if isinstance(prepared, Reject) else items).append(prepared)
+        rng = rng_for(self.recipe.seed, unit.source, unit.id, "sequencer")
+        sequences: list[VisualSequence] = []
+        try:
+            built = list(st.sequencer.build(items, rng))
+        except BadInput as exc:
+            built = [Reject(it.record, exc.reason, exc.detail) for it in items]
+        for out in built:
+            if isinstance(out, Reject):
+                rejects.append(out)
+            else:
+                sequences.append(out)
+        self._finish_sequences(st, sequences)
+        used = {r for s in sequences for r in s.records}
+        rejected = {r.record for r in rejects}
+        for rec in dict.fromkeys(records):
+            if rec not in used and rec not in rejected:
+                rejects.append(Reject(rec, "unused", f"sequencer {st.sequencer.name!r} used no image of it"))
+        for r in rejects:
+            r.unit, r.source = unit.id, unit.source
+        unique = set(records)
+        return UnitBuild(
+            unit=unit,
+            sequences=sequences,
+            rejects=rejects,
+            records_read=len(unique),
+            records_used=len(unique & used),
+            seconds=time.perf_counter() - start,
+        )
+
+    def _prepare(self, st: _SourceStages, item: Item) -> Item | Reject:
+        """Render annotations at full resolution, resize everything to 256, derive corruptions."""
+        crop = self.recipe.preprocess.center_crop
+        try:
+            views: dict[str, Image] = {}
+            for r in st.renderers:
+                drawn = r.render(item)
+                if drawn is not None:
+                    vid = derived_id(item.image.id, r.name, r.version, r.params_dict)
+                    views[r.name] = Image(vid, to_256(drawn, crop, nearest=r.resample == "nearest"))
+            for name, view in item.views.items():  # views a source provided (e.g. paired outputs)
+                views.setdefault(name, Image(view.id, to_256(view.pixels, crop)))
+            base = Image(item.image.id, to_256(item.image.pixels, crop))
+            for t in st.transforms:
+                seed = seed_for(self.recipe.seed, st.spec.name, item.image.id, t.name)
+                out = t.apply(base.pixels, np.random.default_rng(seed))
+                tid = derived_id(item.image.id, t.name, t.version, {"params": t.params_dict, "seed": seed})
+                views[t.name] = Image(tid, np.ascontiguousarray(out, dtype=np.uint8))
+        except BadInput as exc:
+            return Reject(item.record, exc.reason, exc.detail)
+        except ValueError as exc:
+            return Reject(item.record, "bad_annotation", f"{type(exc).__name__}: {exc}")
+        return Item(record=item.record, image=base, meta=item.meta, views=views)
+
+    def _finish_sequences(self, st: _SourceStages, sequences: list[VisualSequence]) -> None:
+        seq = st.sequencer
+        for index, s in enumerate(sequences):
+            s.index = index
+            s.task = s.task or st.spec.task
+            s.id = sequence_id(seq.name, seq.version + "/" + CODE_VERSION, seq.params_dict, s.image_ids)
+            key = s.split_key or s.image_ids[0]
+            frac = st.spec.test_fraction
+            s.split = "test" if frac > 0 and unit_fraction("split", st.spec.name, key) < frac else "train"

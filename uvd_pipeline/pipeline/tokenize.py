@@ -1,0 +1,78 @@
+"""The tokenizer stage: a VQGAN loaded once per worker, encoding sequences' images in batches."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..recipe import TokenizerSpec
+from ..types import TokenSequence, VisualSequence
+
+
+def load_tokenizer(spec: TokenizerSpec, device: str | None = None):
+    from ..tokenizer import VQGAN
+
+    dev = device or spec.device
+    if spec.checkpoint:
+        model = VQGAN.from_pretrained(spec.checkpoint, device=dev)
+    else:
+        model = VQGAN.random(preset=spec.preset, seed=spec.seed, device=dev)
+    model.batch_size = spec.batch_size
+    return model
+
+
+class TokenizerStage:
+    def __init__(self, spec: TokenizerSpec | dict, device: str | None = None) -> None:
+        self.spec = spec if isinstance(spec, TokenizerSpec) else TokenizerSpec.model_validate(spec)
+        self.model = load_tokenizer(self.spec, device)
+
+    def encode(self, pixels: np.ndarray) -> np.ndarray:
+        """[N, 256, 256, 3] uint8 -> [N, 256] uint16 codes."""
+        return self.model.encode(pixels)
+
+    def tokenize(self, sequences: list[VisualSequence]) -> list[TokenSequence]:
+        return tokenize_with(self.encode, sequences)
+
+
+def tokenize_with(encode, sequences: list[VisualSequence]) -> list[TokenSequence]:
+    """Encode all images of `sequences` in one call (the model batches) and split the codes back."""
+    if not sequences:
+        return []
+    pixels = np.concatenate([s.pixels() for s in sequences])
+    codes = encode(pixels)
+    out, pos = [], 0
+    for s in sequences:
+        n = len(s.images)
+        out.append(TokenSequence.from_sequence(s, codes[pos : pos + n]))
+        pos += n
+    return out
+
+
+WEIGHT_FILES = ("config.json", "pytorch_model.bin", "model.safetensors")
+
+
+def tokenizer_fingerprint(spec: TokenizerSpec) -> str:
+    """sha256 of the checkpoint's files (config + weights), or of the random preset's identity."""
+    import hashlib
+
+    import fsspec
+
+    h = hashlib.sha256()
+    if spec.checkpoint is None:
+        h.update(f"random:{spec.preset}:seed{spec.seed}".encode())
+        return h.hexdigest()
+    found = False
+    for name in WEIGHT_FILES:
+        url = spec.checkpoint.rstrip("/") + "/" + name
+        try:
+            with fsspec.open(url, "rb") as f:
+                h.update(name.encode())
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+                found = True
+        except FileNotFoundError:
+            continue
+    if not found:
+        from ..errors import RecipeError
+
+        raise RecipeError(f"tokenizer.checkpoint: {spec.checkpoint} holds no {' / '.join(WEIGHT_FILES)}")
+    return h.hexdigest()

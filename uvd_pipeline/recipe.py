@@ -1,0 +1,171 @@
+"""The recipe: a YAML file, validated with pydantic; errors name the file and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import fsspec
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from . import registry
+from .errors import RecipeError, UnknownPluginError
+from .ids import canonical_json, hash_hex
+from .types import CATEGORIES
+
+Category = Literal[
+    "unlabelled_images", "annotated_images", "unlabelled_videos", "annotated_videos", "synthetic_3d"
+]
+assert set(Category.__args__) == set(CATEGORIES)  # type: ignore[attr-defined]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PluginRef(_Strict):
+    plugin: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class SourceSpec(_Strict):
+    """One input: a source plugin, what to derive from its items, and how to group them."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_]*$", description="unique, snake_case")
+    plugin: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    category: Category
+    task: str = Field(default="image", pattern=r"^[a-z0-9_]+$")
+    renderers: list[PluginRef] = Field(default_factory=list)
+    transforms: list[PluginRef] = Field(default_factory=list)
+    sequencer: PluginRef = Field(default_factory=lambda: PluginRef(plugin="single"))
+    test_fraction: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class TokenizerSpec(_Strict):
+    checkpoint: str | None = Field(default=None, description="directory with config.json + weights")
+    preset: Literal["tiny", "lvm"] = "tiny"
+    seed: int = 0
+    batch_size: int = Field(default=16, ge=1, le=4096)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    @property
+    def is_random(self) -> bool:
+        return self.checkpoint is None
+
+
+class PreprocessSpec(_Strict):
+    center_crop: bool = False
+    max_image_pixels: int | None = Field(
+        default=89_478_485, description="PIL's decompression-bomb limit; null lifts it (not advised)"
+    )
+
+
+class Recipe(_Strict):
+    name: str = "uvd"
+    seed: int = 0
+    preprocess: PreprocessSpec = Field(default_factory=PreprocessSpec)
+    tokenizer: TokenizerSpec = Field(default_factory=TokenizerSpec)
+    sources: list[SourceSpec] = Field(min_length=1)
+    output: str | None = None
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, sources: list[SourceSpec]) -> list[SourceSpec]:
+        seen: set[str] = set()
+        for s in sources:
+            if s.name in seen:
+                raise ValueError(f"source name {s.name!r} is used twice")
+            seen.add(s.name)
+        return sources
+
+    @model_validator(mode="after")
+    def _plugins_exist(self) -> Recipe:
+        for i, s in enumerate(self.sources):
+            _check_plugin("source", s.plugin, s.params, f"sources[{i}]")
+            _check_plugin("sequencer", s.sequencer.plugin, s.sequencer.params, f"sources[{i}].sequencer")
+            for j, r in enumerate(s.renderers):
+                _check_plugin("renderer", r.plugin, r.params, f"sources[{i}].renderers[{j}]")
+            for j, t in enumerate(s.transforms):
+                _check_plugin("transform", t.plugin, t.params, f"sources[{i}].transforms[{j}]")
+        return self
+
+    def source(self, name: str) -> SourceSpec:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def fingerprint(self) -> str:
+        """What decides the output: everything but where it is written."""
+        data = self.to_dict()
+        data.pop("output", None)
+        return hash_hex("recipe", data)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+class _PluginParamError(ValueError):
+    pass
+
+
+def _check_plugin(kind: str, name: str, params: dict[str, Any], where: str) -> None:
+    try:
+        cls = registry.load(kind, name)
+    except UnknownPluginError as exc:
+        raise _PluginParamError(f"{where}.plugin: {exc}") from None
+    try:
+        cls.Params(**params)
+    except ValidationError as exc:
+        details = "; ".join(f"{where}.params.{_loc(e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise _PluginParamError(details) from None
+
+
+def _loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(root)"
+
+
+def parse_recipe(data: Any, origin: str = "<recipe>") -> Recipe:
+    if not isinstance(data, dict):
+        raise RecipeError(f"{origin}: a recipe is a mapping at the top level, got {type(data).__name__}")
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            field = _loc(err["loc"])
+            if err["type"] == "value_error" and ".plugin:" in msg or ".params." in msg:
+                lines.append(msg)
+            else:
+                got = err.get("input")
+                shown = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
+                lines.append(f"{field}: {msg}{shown}")
+        raise RecipeError(f"{origin}: invalid recipe\n  " + "\n  ".join(lines)) from None
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate a recipe (local path or fsspec URL); relative data paths stay as written."""
+    path = str(path)
+    try:
+        with fsspec.open(path, "r") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise RecipeError(f"{path}: recipe file not found") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"{path}: not valid YAML: {exc}") from None
+    return parse_recipe(data, origin=path)
+
+
+def same_recipe(a: Recipe, b: Recipe) -> bool:
+    return canonical_json(a.fingerprint()) == canonical_json(b.fingerprint())

@@ -1,0 +1,92 @@
+"""Plugin registry over Python entry points. Built-ins register through the same groups.
+
+Only installed entry points are loaded: a recipe can name a plugin, never an import path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.metadata import EntryPoint, entry_points
+
+from .errors import UnknownPluginError
+from .stages import Plugin, Renderer, Sequencer, Source, Transform
+
+KINDS: dict[str, tuple[str, type[Plugin]]] = {
+    "source": ("uvd_pipeline.sources", Source),
+    "renderer": ("uvd_pipeline.renderers", Renderer),
+    "transform": ("uvd_pipeline.transforms", Transform),
+    "sequencer": ("uvd_pipeline.sequencers", Sequencer),
+}
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    kind: str
+    name: str
+    target: str
+    distribution: str
+    version: str
+    error: str = ""
+
+
+@lru_cache(maxsize=None)
+def _entry_points(kind: str) -> dict[str, EntryPoint]:
+    group = _group(kind)
+    found: dict[str, EntryPoint] = {}
+    for ep in sorted(entry_points(group=group), key=lambda e: e.name):
+        found.setdefault(ep.name, ep)
+    return found
+
+
+def _group(kind: str) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"unknown plugin kind {kind!r}; kinds: {', '.join(KINDS)}")
+    return KINDS[kind][0]
+
+
+def names(kind: str) -> list[str]:
+    return sorted(_entry_points(kind))
+
+
+def load(kind: str, name: str) -> type[Plugin]:
+    """The plugin class registered as `name` in `kind`'s group."""
+    eps = _entry_points(kind)
+    if name not in eps:
+        known = ", ".join(sorted(eps)) or "(none installed)"
+        raise UnknownPluginError(f"unknown {kind} plugin {name!r}; known {kind}s: {known}")
+    cls = eps[name].load()
+    base = KINDS[kind][1]
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise UnknownPluginError(f"{kind} plugin {name!r} ({eps[name].value}) is not a {base.__name__} subclass")
+    # The registered name is the plugin's identity (it enters derived ids): one class, one name.
+    if cls.name and cls.name != name:
+        raise UnknownPluginError(
+            f"{kind} plugin {name!r} ({eps[name].value}) declares name {cls.name!r}; they must match"
+        )
+    cls.name = name
+    return cls
+
+
+def create(kind: str, name: str, params: dict | None = None) -> Plugin:
+    return load(kind, name)(**(params or {}))
+
+
+def describe() -> list[PluginInfo]:
+    """Every installed plugin with its distribution; one that fails to import shows its error."""
+    rows = []
+    for kind in KINDS:
+        for name, ep in _entry_points(kind).items():
+            dist = ep.dist.name if ep.dist else "?"
+            version = ep.dist.version if ep.dist else "?"
+            error = ""
+            try:
+                load(kind, name)
+            except Exception as exc:  # a broken plugin must not break the listing
+                error = f"{type(exc).__name__}: {exc}"
+            rows.append(PluginInfo(kind, name, ep.value, dist, version, error))
+    return rows
+
+
+def clear_cache() -> None:
+    _entry_points.cache_clear()

@@ -1,0 +1,97 @@
+"""The stage contract: what a plugin receives and returns. Stages know no engine.
+
+A plugin is a class registered under an entry point (see registry.py). It declares its
+parameters as a pydantic model `Params`; the recipe's `params` are validated against it before
+any work starts. Each kind has one method to implement:
+
+- Source.read(unit)        -> yields Item or Reject for every record of the unit
+- Renderer.render(item)    -> the annotation drawn as an image at the item's resolution
+- Transform.apply(pixels)  -> a derived 256x256 image (corruption), seeded per image
+- Sequencer.build(items)   -> yields VisualSequence or Reject
+
+plus Source.units() to split the input into deterministic work units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from .types import Item, Reject, VisualSequence, WorkUnit
+
+
+class NoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Plugin:
+    """Base of every stage. `name` is set from the entry point; `version` enters derived ids."""
+
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+    Params: ClassVar[type[BaseModel]] = NoParams
+    #: Set True in a plugin that wants a GPU (estimators); engines place it accordingly.
+    needs_gpu: ClassVar[bool] = False
+
+    def __init__(self, **params: Any) -> None:
+        self.params = self.Params(**params)
+
+    @property
+    def params_dict(self) -> dict[str, Any]:
+        return self.params.model_dump(mode="json")
+
+    def setup(self) -> None:
+        """Load models or open resources once per worker. Optional."""
+
+    def teardown(self) -> None:
+        """Release what setup took. Optional."""
+
+
+class Source(Plugin):
+    """Reads a raw format into items."""
+
+    def units(self) -> list[dict[str, Any]]:
+        """Deterministic work-unit payloads (JSON-able), e.g. lists of files or one tar each."""
+        raise NotImplementedError
+
+    def read(self, unit: WorkUnit) -> Iterator[Item | Reject]:
+        raise NotImplementedError
+
+    def count_records(self, payload: dict[str, Any]) -> int | None:
+        """Records a unit will read, from listings alone (for the planner). None if unknown."""
+        return None
+
+
+class Renderer(Plugin):
+    """Draws an item's annotation (item.meta) as an RGB image at the item's resolution.
+
+    Returns None when the item has no annotation of this kind: the view is simply absent.
+    Raise errors.BadInput for a malformed annotation: the item becomes a reject.
+    """
+
+    #: resampling used to bring the rendering to 256x256: "default" (LVM's PIL default) or "nearest"
+    resample: ClassVar[str] = "default"
+
+    def render(self, item: Item) -> np.ndarray | None:
+        raise NotImplementedError
+
+
+class Transform(Plugin):
+    """Derives a 256x256 image from a 256x256 image (colorization, inpainting, noise, ...)."""
+
+    def apply(self, pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Sequencer(Plugin):
+    """Groups the items of one unit into visual sequences of up to 16 images.
+
+    `rng` is seeded from (recipe seed, source, unit id). Items it cannot use should come back as
+    Reject with a reason; the engine rejects any item neither used nor rejected as "unused".
+    """
+
+    def build(self, items: list[Item], rng: np.random.Generator) -> Iterable[VisualSequence | Reject]:
+        raise NotImplementedError

@@ -1,0 +1,75 @@
+"""LVM's image preprocessing: PIL RGB, optional centre crop, ``resize((256, 256))``.
+
+The LVM tokenization scripts do ``Image.open(p).convert('RGB').resize((256, 256))`` and
+then ``np.array(img) / 255.0``; the division happens in :meth:`VQGAN.encode`, so this
+function returns the uint8 HWC array.  The resize uses PIL's *default* filter (bicubic for
+RGB images in Pillow >= 7), exactly as LVM does: no ``resample`` argument is passed.
+
+Colour conversion (documented choices):
+  * every mode PIL converts to RGB itself (RGB, RGBA, LA, L, 1, P with or without
+    transparency, PA, CMYK, YCbCr, LAB, HSV, RGBX ...) goes through ``img.convert('RGB')``,
+    exactly as LVM: **alpha is dropped, not composited** (transparent pixels keep whatever
+    colour they store), CMYK uses PIL's plain formula (no ICC profile);
+  * 16/32-bit integer greyscale ("I", "I;16", "I;16B", "I;16L", "I;16N"), which
+    ``convert('RGB')`` would clip at 255 (a mostly-white image), is read as 16-bit and
+    scaled to 8 bits with round(v * 255 / 65535);
+  * 32-bit float greyscale ("F") is clipped to [0, 255] (PIL's behaviour).
+EXIF orientation is not applied (LVM does not apply it either).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from PIL import Image
+
+_WIDE_INT_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """RGB version of ``img`` following the rules in the module docstring."""
+    if img.mode == "RGB":
+        return img
+    if img.mode in _WIDE_INT_MODES:
+        values = np.asarray(img).astype(np.float64)
+        gray = np.clip(np.rint(values * (255.0 / 65535.0)), 0, 255).astype(np.uint8)
+        return Image.fromarray(gray, mode="L").convert("RGB")
+    if img.mode == "F":
+        gray = np.clip(np.rint(np.asarray(img, dtype=np.float64)), 0, 255).astype(np.uint8)
+        return Image.fromarray(gray, mode="L").convert("RGB")
+    with warnings.catch_warnings():
+        # "Palette images with Transparency expressed in bytes should be converted to RGBA":
+        # we drop alpha on purpose (see module docstring), so the advice does not apply.
+        warnings.filterwarnings("ignore", message="Palette images with Transparency", category=UserWarning)
+        return img.convert("RGB")
+
+
+def center_crop_square(img: Image.Image) -> Image.Image:
+    """Largest centred square; an odd surplus pixel is cut from the right/bottom."""
+    width, height = img.size
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    if side == width and side == height:
+        return img
+    return img.crop((left, top, left + side, top + side))
+
+
+def preprocess(img: Image.Image, center_crop: bool = False, size: int = 256) -> np.ndarray:
+    """PIL image -> uint8 array [size, size, 3], LVM's protocol (see module docstring).
+
+    Order: convert to RGB, then (optionally) centre-crop to a square, then
+    ``img.resize((size, size))`` with PIL's default filter.
+    """
+    if not isinstance(img, Image.Image):
+        raise ValueError(f"preprocess expects a PIL.Image.Image, got {type(img).__name__}")
+    if img.width < 1 or img.height < 1:
+        raise ValueError(f"preprocess: empty image of size {img.size}")
+    rgb = to_rgb(img)
+    if center_crop:
+        rgb = center_crop_square(rgb)
+    resized = rgb.resize((size, size))
+    out = np.asarray(resized, dtype=np.uint8)
+    if out.shape != (size, size, 3):  # defensive: PIL contract
+        raise ValueError(f"preprocess produced shape {out.shape}, expected {(size, size, 3)}")
+    return np.array(out, copy=True)
