@@ -54,7 +54,11 @@ LVM_CONFIG = dict(
 # the project's reduced "tiny" preset (fast tests); open-muse builds and runs it unchanged
 TINY_CONFIG = dict(LVM_CONFIG, hidden_channels=32, channel_mult=[1, 1, 1, 1, 1], num_res_blocks=0,
                    z_channels=32, quantized_embed_dim=32)
-CONFIGS = {"lvm": LVM_CONFIG, "tiny": TINY_CONFIG}
+# a small config that exercises the attention blocks (open-muse's default config has them):
+# encoder levels at 32x32 and 16x16 get two AttnBlocks each, plus the mid-block attention
+ATTN_CONFIG = dict(TINY_CONFIG, channel_mult=[1, 1, 1, 1, 2], num_res_blocks=2,
+                   attn_resolutions=[16, 32], no_attn_mid_block=False)
+CONFIGS = {"lvm": LVM_CONFIG, "tiny": TINY_CONFIG, "attn": ATTN_CONFIG}
 WEIGHTS_RECIPE = (
     "rng = numpy.random.default_rng(seed); for each state-dict key in sorted order draw, in float64, "
     "then cast to float32: 4-D (conv weight) standard_normal(shape) / sqrt(fan_in = shape[1]*shape[2]*shape[3]); "

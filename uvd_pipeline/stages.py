@@ -15,6 +15,7 @@ plus Source.units() to split the input into deterministic work units.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -48,6 +49,18 @@ class Plugin:
 
     def teardown(self) -> None:
         """Release what setup took. Optional."""
+
+    @classmethod
+    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any] | None:
+        """Sample params and inputs for the conformance suite (`uvd plugins check`). Optional.
+
+        Write any files the example needs under `tmp_dir` and return a dict with "params" (this
+        plugin's params) and, by kind, "items" (renderers, sequencers: list of Item) or "images"
+        (transforms: list of 256x256x3 uint8 arrays); "bad_params" / "bad_items" add cases that
+        must end as rejects. None (the default): default params and generic sample inputs.
+        See uvd_pipeline.testing and PLUGINS.md.
+        """
+        return None
 
 
 class Source(Plugin):

@@ -19,13 +19,19 @@ import torch
 from uvd_pipeline.tokenizer import PRESETS, VQGAN, VQGANConfig, expected_state_shapes, preprocess
 
 PRESET_NAMES = ["tiny", "lvm"]
+# "attn" is a small config with attention blocks (not a preset) so AttnBlock is covered too
+MODEL_NAMES = ["tiny", "attn", "lvm"]
+
+
+def _config(reference_fixture, name: str) -> VQGANConfig:
+    return VQGANConfig.from_dict(reference_fixture["models"][name]["config"])
 
 
 def test_fixture_is_discriminating(reference_fixture):
     """A fixture of one repeated code would prove nothing: require many distinct codes."""
     names = [img["name"] for img in reference_fixture["images"]]
     assert len(names) >= 3
-    for preset in PRESET_NAMES:
+    for preset in MODEL_NAMES:
         model = reference_fixture["models"][preset]
         codes = np.array([model["codes"][n] for n in names])
         assert codes.shape == (len(names), 256)
@@ -35,10 +41,10 @@ def test_fixture_is_discriminating(reference_fixture):
         assert not np.array_equal(codes[0], codes[1])
 
 
-@pytest.mark.parametrize("preset", PRESET_NAMES)
+@pytest.mark.parametrize("preset", MODEL_NAMES)
 def test_state_dict_keys_equal_open_muse(reference_fixture, preset):
     reference = {k: tuple(shape) for k, shape in reference_fixture["models"][preset]["reference_keys"]}
-    ours = expected_state_shapes(PRESETS[preset])
+    ours = expected_state_shapes(_config(reference_fixture, preset))
     assert sorted(ours) == sorted(reference)
     assert ours == reference
 
@@ -53,7 +59,7 @@ def test_photos_preprocess_like_fixture(reference_fixture, reference_tool):
     pytest.importorskip("skimage")
     names, images = reference_tool.load_photos()
     assert names == [img["name"] for img in reference_fixture["images"]]
-    for img, arr in zip(reference_fixture["images"], images):
+    for img, arr in zip(reference_fixture["images"], images, strict=True):
         assert hashlib.sha256(arr.tobytes()).hexdigest() == img["preprocessed_sha256"], img["name"]
 
 
@@ -67,18 +73,18 @@ def _write_open_muse_folder(folder, config: dict, weights: dict) -> None:
 def _mismatch_report(got: np.ndarray, want: np.ndarray, names, gaps) -> str:
     rows, cols = np.nonzero(got != want)
     lines = [f"{len(rows)} of {want.size} codes differ from open-muse's"]
-    for r, c in list(zip(rows, cols))[:10]:
+    for r, c in list(zip(rows, cols, strict=True))[:10]:
         lines.append(f"  {names[r]} token {c}: ours {got[r, c]} vs reference {want[r, c]} "
                      f"(image's smallest best/second-best distance gap {gaps[r]:.3g})")
     return "\n".join(lines)
 
 
-@pytest.mark.parametrize("preset", [pytest.param("tiny"), pytest.param("lvm", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("preset", ["tiny", "attn", pytest.param("lvm", marks=pytest.mark.slow)])
 def test_codes_equal_open_muse(reference_fixture, reference_tool, tmp_path, preset):
     pytest.importorskip("skimage")
     model_fx = reference_fixture["models"][preset]
     # the same recipe, keyed on OUR model's sorted state-dict keys
-    shapes = expected_state_shapes(PRESETS[preset])
+    shapes = expected_state_shapes(_config(reference_fixture, preset))
     weights = reference_tool.reference_weights(shapes, reference_fixture["seed"])
     assert reference_tool.weights_sha256(weights) == model_fx["weights_sha256"], \
         "weight recipe no longer reproduces the fixture's weights (numpy RNG stream changed?)"

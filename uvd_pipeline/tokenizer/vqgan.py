@@ -10,6 +10,7 @@ while the codebook distances are always computed in float32.
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any, Mapping
 
 import numpy as np
@@ -91,6 +92,7 @@ class VQGAN:
         self.batch_size = batch_size
         self._pinned: torch.Tensor | None = None
         self._lut_device: torch.Tensor | None = None
+        self._lock = threading.Lock()  # one encode/decode at a time (shared pinned buffer)
         self.device = torch.device("cpu")
         self.dtype = torch.float32
         self.to(device=device, dtype=dtype)
@@ -165,6 +167,16 @@ class VQGAN:
                 f"batch_size={self.batch_size}, tokens={self.num_tokens}, "
                 f"codebook={self.config.num_embeddings})")
 
+    def __getstate__(self) -> dict[str, Any]:
+        # picklable for Ray/Beam: drop the lock and per-device scratch buffers
+        state = dict(self.__dict__)
+        state.update(_lock=None, _pinned=None, _lut_device=None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     # ------------------------------------------------------------------ placement
     def to(self, device: str | torch.device | None = None, dtype: str | torch.dtype | None = None) -> "VQGAN":
         """Move to ``device`` ('auto'|'cpu'|'cuda[:N]') and/or compute ``dtype``; returns self.
@@ -222,7 +234,7 @@ class VQGAN:
         n, bs = images.shape[0], self.batch_size
         out = np.empty((n, self.num_tokens), dtype=np.uint16)
         padded = np.zeros((bs,) + self.image_shape, dtype=np.uint8) if n % bs else None
-        with torch.inference_mode():
+        with self._lock, torch.inference_mode():
             for start in range(0, n, bs):
                 chunk = images[start:start + bs]
                 count = chunk.shape[0]
@@ -251,7 +263,7 @@ class VQGAN:
         codes = self._check_codes(codes)
         n, bs = codes.shape[0], self.batch_size
         out = np.empty((n,) + self.image_shape, dtype=np.uint8)
-        with torch.inference_mode():
+        with self._lock, torch.inference_mode():
             for start in range(0, n, bs):
                 chunk = codes[start:start + bs]
                 count = chunk.shape[0]
