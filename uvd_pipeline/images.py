@@ -75,7 +75,7 @@ def to_256(pixels_or_img: np.ndarray | PILImage.Image, center_crop: bool = False
         if center_crop:
             img = _center_crop(img)
         return np.asarray(img.resize((IMAGE_SIZE, IMAGE_SIZE), PILImage.NEAREST), dtype=np.uint8)
-    from .tokenizer import preprocess
+    from .tokenizer.preprocess import preprocess
 
     return preprocess(img, center_crop=center_crop)
 

@@ -41,6 +41,58 @@ class SourceSpec(_Strict):
     transforms: list[PluginRef] = Field(default_factory=list)
     sequencer: PluginRef = Field(default_factory=lambda: PluginRef(plugin="single"))
     test_fraction: float = Field(default=0.0, ge=0.0, le=1.0)
+    # Composition control (uvd plan / uvd audit). Left at their defaults they are not written into
+    # the resolved recipe, so recipes that do not use them keep their fingerprint.
+    weight: float = Field(
+        default=1.0, gt=0, exclude_if=lambda v: v == 1.0,
+        description="this source's part of its category's target token budget, relative to the category's other sources",
+    )
+    max_sequences: int | None = Field(
+        default=None, ge=0, exclude_if=lambda v: v is None,
+        description="cap on this source's sequences, spread over its units by the plan",
+    )
+    repeat: int = Field(
+        default=1, ge=1, exclude_if=lambda v: v == 1,
+        description="times exports and the reader show each sequence per epoch; counts in audited shares",
+    )
+
+
+class TargetSpec(_Strict):
+    """Per-category token shares the dataset should have: a named set, explicit shares, or both
+    (explicit shares replace the set's for their categories). `targets: uvdv1` is short for
+    `targets: {preset: uvdv1}`."""
+
+    preset: str | None = Field(default=None, description="named target set, e.g. uvdv1")
+    shares: dict[Category, float] = Field(default_factory=dict)
+    enforce: bool = Field(default=True, description="cap sources (quotas from the plan) so built shares meet the targets")
+    tolerance: float = Field(default=0.1, gt=0, description="allowed |share - target| / target in `uvd audit --strict`")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"preset": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _valid_shares(self) -> TargetSpec:
+        self.resolved()
+        return self
+
+    def resolved(self) -> dict[str, float]:
+        """The target shares, normalised to sum to 1."""
+        from .audit.targets import TARGET_SETS, normalise
+
+        if self.preset is None and not self.shares:
+            raise ValueError("give a preset (e.g. uvdv1) or shares")
+        if self.preset is not None and self.preset not in TARGET_SETS:
+            raise ValueError(f"preset: unknown target set {self.preset!r}; known: {', '.join(sorted(TARGET_SETS))}")
+        merged = dict(TARGET_SETS[self.preset]) if self.preset else {}
+        if self.preset and self.shares:  # explicit shares are fractions of the whole; rescale the set's rest
+            rest = max(0.0, 1.0 - sum(self.shares.values()))
+            kept = {c: v for c, v in merged.items() if c not in self.shares}
+            total = sum(kept.values()) or 1.0
+            merged = {c: v / total * rest for c, v in kept.items()}
+        merged.update(self.shares)
+        return normalise(merged, "targets.shares")
 
 
 class TokenizerSpec(_Strict):
@@ -69,6 +121,7 @@ class Recipe(_Strict):
     tokenizer: TokenizerSpec = Field(default_factory=TokenizerSpec)
     sources: list[SourceSpec] = Field(min_length=1)
     output: str | None = None
+    targets: TargetSpec | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @field_validator("sources")
     @classmethod

@@ -108,3 +108,18 @@ class Sequencer(Plugin):
 
     def build(self, items: list[Item], rng: np.random.Generator) -> Iterable[VisualSequence | Reject]:
         raise NotImplementedError
+
+    def predict(self, n_records: int, source_params: dict[str, Any] | None = None) -> tuple[int, int] | None:
+        """(sequences, images) this sequencer will build from a unit of `n_records` good records.
+
+        Used by `uvd plan` (no decoding, no tokenization) and to spread a source's quota over its
+        units. `n_records` comes from Source.count_records(payload); `source_params` are the
+        unit's source parameters with defaults filled in (e.g. a video source's `clip_length`).
+        Return None when the count cannot be known without reading the data.
+
+        The default is one single-image sequence per record, which is exact for `single`. A
+        sequencer that groups must override it, e.g. groups of 8 (input, output) pairs:
+        `k = n_records // 8; return k, 16 * k`; one clip per video of L frames: `n_records, n_records * L`.
+        Predictions should be exact when no record is rejected: the planner's test checks it.
+        """
+        return n_records, n_records

@@ -44,8 +44,9 @@ def test_roundtrip_gives_identical_codes(saved, tiny, photos, tmp_path, weights)
     loaded = VQGAN.from_pretrained(folder, device="cpu", batch_size=tiny.batch_size)
     assert loaded.source.endswith(weights)
     assert loaded.weights_sha256 == tiny.weights_sha256
-    assert np.array_equal(loaded.encode(photos), tiny.encode(photos))
-    assert np.array_equal(loaded.decode(tiny.encode(photos[:2])), tiny.decode(tiny.encode(photos[:2])))
+    codes = tiny.encode(photos[:3])
+    assert np.array_equal(loaded.encode(photos[:3]), codes)
+    assert np.array_equal(loaded.decode(codes[:1]), tiny.decode(codes[:1]))
 
 
 def test_sha256_is_of_files(saved, tmp_path):

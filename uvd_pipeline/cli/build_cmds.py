@@ -24,6 +24,9 @@ def run_cmd(
     workers: int = typer.Option(1, min=1, help="units processed at once"),
     address: Optional[str] = typer.Option(None, help="Ray cluster address (default: start a local one)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
+    beam_option: list[str] = typer.Option(
+        [], "--beam-option", help="Beam pipeline option KEY=VALUE for --engine beam (repeatable), e.g. runner=FlinkRunner"
+    ),
 ) -> None:
     """Build the dataset a RECIPE describes into OUT; committed units are skipped on a rerun."""
     from ..engines import run_recipe
@@ -34,7 +37,10 @@ def run_cmd(
     target = out or r.output
     if not target:
         fail(f"{recipe}: no output: pass --out DIR or set `output:` in the recipe")
-    summary = run_recipe(r, target, engine=engine, workers=workers, address=address, quiet=quiet)
+    if beam_option and engine != "beam":
+        fail("--beam-option is for --engine beam")
+    extra = {"pipeline_options": beam_option} if beam_option else {}
+    summary = run_recipe(r, target, engine=engine, workers=workers, address=address, quiet=quiet, **extra)
     totals = summary.dataset["totals"]
     table = Table(title=f"uvd run: {r.name} -> {target} ({engine}, {summary.seconds:.1f} s)")
     for col in ("units planned", "skipped (done)", "committed", "failed", "sequences", "images", "tokens", "rejected records"):

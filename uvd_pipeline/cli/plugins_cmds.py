@@ -1,14 +1,21 @@
-"""`uvd plugins ...`."""
+"""`uvd plugins list | new | check`."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Optional
+
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from .app import app, console
+from .app import EXIT_FAILED, app, console, err_console, fail
 
 plugins_app = typer.Typer(help="Installed plugins (sources, renderers, transforms, sequencers).", no_args_is_help=True)
 app.add_typer(plugins_app, name="plugins")
+
+KIND_HELP = "source | renderer | transform | sequencer"
 
 
 @plugins_app.command("list")
@@ -16,10 +23,97 @@ def plugins_list() -> None:
     """Every installed plugin with its distribution; a plugin that fails to import shows its error."""
     from ..registry import describe
 
+    rows = describe()
     table = Table(title="uvd plugins")
-    for col in ("kind", "name", "distribution", "version", "target / error"):
-        table.add_column(col)
-    for p in describe():
-        shown = f"[red]{p.error}[/]" if p.error else p.target
+    for col in ("kind", "name", "distribution", "version"):
+        table.add_column(col, overflow="fold")
+    table.add_column("target / error", overflow="fold")
+    for p in rows:
+        shown = f"[red]{escape(p.error)}[/]" if p.error else escape(p.target)
         table.add_row(p.kind, p.name, p.distribution, p.version, shown)
     console.print(table)
+    broken = [p for p in rows if p.error]
+    for p in broken:  # in full, unwrapped: the table may fold a long error
+        err_console.print(
+            f"[red]✗[/] {p.kind} {p.name!r} from {p.distribution} {p.version} ({escape(p.target)}) "
+            f"does not load: {escape(p.error)}",
+            soft_wrap=True,
+            highlight=False,
+        )
+
+
+@plugins_app.command("new")
+def plugins_new(
+    name: str = typer.Argument(..., help="the plugin's registered name (snake_case), used in recipes"),
+    kind: str = typer.Option("source", "--kind", "-k", help=KIND_HELP),
+    directory: Optional[Path] = typer.Option(None, "--dir", "-d", help="where to write it (default ./uvd-plugin-NAME)"),
+) -> None:
+    """Write a ready-to-install plugin package: entry point, one method to fill in, README, passing test."""
+    from ..scaffold import PluginNames, new_plugin
+
+    written = new_plugin(name, kind, directory)
+    names = PluginNames(name, kind)
+    root = directory or Path(names.dist)
+    console.print(f"wrote [bold]{names.dist}[/] ({kind} [bold]{name}[/]) to {root}:", highlight=False)
+    for path in written:
+        console.print(f"  {path}", highlight=False)
+    console.print(
+        "next:\n"
+        f"  pip install -e {root}\n"
+        f"  (cd {root} && python -m pytest)        # its test runs the conformance suite\n"
+        f"  uvd plugins check {name}\n"
+        f"then replace the body of {names.cls}.{_method(kind)}() in {names.package}/{kind}.py",
+        highlight=False,
+    )
+
+
+def _method(kind: str) -> str:
+    from ..scaffold import METHODS
+
+    return METHODS[kind]
+
+
+@plugins_app.command("check")
+def plugins_check(
+    name: str = typer.Argument(..., help="an installed plugin's registered name"),
+    kind: Optional[str] = typer.Option(None, "--kind", "-k", help=KIND_HELP + " (needed only if the name is ambiguous)"),
+    params: Optional[str] = typer.Option(None, "--params", help="plugin params as JSON (default: its conformance_example)"),
+    fresh_process: bool = typer.Option(True, "--fresh-process/--no-fresh-process", help="also ship it to a new Python process"),
+) -> None:
+    """Run the conformance suite against an installed plugin; exit 1 if any check fails."""
+    from ..errors import UnknownPluginError
+    from ..registry import KINDS
+    from ..testing import conformance, find_plugin
+    from ..testing.report import FAIL, PASS
+
+    if kind is not None and kind not in KINDS:
+        fail(f"--kind {kind!r}: expected one of {', '.join(KINDS)}")
+    parsed = None
+    if params is not None:
+        try:
+            parsed = json.loads(params)
+        except ValueError as exc:
+            fail(f"--params: not valid JSON ({exc})")
+        if not isinstance(parsed, dict):
+            fail("--params: expected a JSON object of params")
+    try:
+        found_kind, cls = find_plugin(name, kind)
+    except UnknownPluginError:
+        raise  # not installed or ambiguous: a usage error (exit 2)
+    except Exception as exc:  # the entry point exists but its module does not import
+        err_console.print(
+            f"[red]✗[/] plugin {name!r} does not load: {type(exc).__name__}: {escape(str(exc))}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_FAILED) from None
+    report = conformance(found_kind, cls, parsed, fresh_process=fresh_process)
+    marks = {PASS: "[green]✓[/]", FAIL: "[red]✗[/]"}
+    for r in report.results:
+        msg = escape(r.message).replace("\n", "\n    ")
+        console.print(f"{marks.get(r.status, '[dim]-[/]')} {r.name}" + (f": {msg}" if msg else ""), highlight=False, soft_wrap=True)
+    head = escape(report.format().splitlines()[0])
+    if not report.passed:
+        err_console.print(f"[red]{head}[/]", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_FAILED)
+    console.print(f"[green]{head}[/]", highlight=False, soft_wrap=True)

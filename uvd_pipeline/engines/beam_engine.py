@@ -243,20 +243,13 @@ def _parse_hints(hints: list[str]) -> dict[str, str]:
 
 
 def pipeline_args(options: Mapping[str, Any] | Sequence[str] | None) -> list[str]:
-    """Beam flags from {'runner': 'FlinkRunner', 'save_main_session': None} or ['--runner=...', ...]."""
+    """Beam flags from {'runner': 'FlinkRunner', 'save_main_session': None} or a list of
+    'KEY=VALUE' / 'KEY' / '--KEY=VALUE' strings (as `uvd run --beam-option` passes them)."""
     if options is None:
         return []
     if isinstance(options, Mapping):
         return [f"--{k}" if v is None or v is True else f"--{k}={v}" for k, v in options.items()]
     return [a if a.startswith("--") else f"--{a}" for a in options]
-
-
-def parse_beam_option(text: str) -> str:
-    """`KEY=VALUE` (or a bare `KEY` flag) from the command line -> a Beam flag `--KEY=VALUE`."""
-    key, sep, value = text.lstrip("-").partition("=")
-    if not key:
-        raise UvdError(f"--beam-option {text!r}: expected KEY=VALUE, e.g. runner=FlinkRunner")
-    return f"--{key}={value}" if sep else f"--{key}"
 
 
 def _provision_info(options: PipelineOptions):
@@ -280,7 +273,7 @@ def _make_pipeline(args: list[str], workers: int):
         direct = options.view_as(DirectOptions)
         if workers > 1 and direct.direct_num_workers == 1 and "--direct_num_workers" not in " ".join(args):
             direct.direct_num_workers = workers
-            direct.direct_running_mode = "multi_processing"
+            direct.direct_running_mode = "multi_threading"
         if "--default_sdk_harness_log_level" not in " ".join(args):
             options.view_as(WorkerOptions).default_sdk_harness_log_level = "WARNING"
         runner = fn_runner.FnApiRunner(provision_info=_provision_info(options))

@@ -1,6 +1,9 @@
 """The Ray engine (Ray Core): a task per work unit reads and builds its sequences, sends its
-images to a tokenizer actor pool, and commits the unit. At most `workers` units are in flight,
-which bounds memory; a failed task is retried by Ray, and an uncommitted unit is redone next run.
+images to a tokenizer actor pool, and commits the unit. `workers` units build at once; at most
+`units_in_flight` (default 2 x workers) are in flight, which bounds memory: a task waiting on the
+tokenizer gives its CPU back to Ray, so another unit builds meanwhile and the tokenizer stays busy.
+A failed task is retried by Ray, a dead actor is restarted, and an uncommitted unit is redone
+next run.
 
 Resources are fractional on purpose: on a small machine, actors that each take a whole CPU leave
 none for the unit tasks and the job hangs.
@@ -17,9 +20,29 @@ from ..types import WorkUnit
 from .progress import RunProgress
 
 _BUILDERS: dict[str, Any] = {}  # per worker process: recipe fingerprint -> UnitBuilder
+# Tests only: "task:<unit id>:<marker file>" and/or "actor:<marker file>", comma-separated.
+FAULT_ENV = "UVD_FAULT_INJECT"
 
 
-def _unit_task(recipe_dict: dict[str, Any], out_url: str, unit_row: dict[str, Any], actor: Any) -> dict[str, Any]:
+def _fault_once(spec: str | None, where: str, unit_id: str = "") -> None:
+    """Tests only: kill this worker process, as a crash or an OOM kill would, the first time a
+    fault in `spec` matches (its marker file records that it fired)."""
+    for fault in (spec or "").split(","):
+        kind, _, rest = fault.partition(":")
+        target, marker = rest.rsplit(":", 1) if kind == "task" and ":" in rest else ("", rest)
+        if kind != where or target != unit_id or not marker:
+            continue
+        try:
+            with open(marker, "x"):
+                pass
+        except FileExistsError:
+            continue
+        os._exit(1)
+
+
+def _unit_task(
+    recipe_dict: dict[str, Any], out_url: str, unit_row: dict[str, Any], actor: Any, fault: str | None = None
+) -> dict[str, Any]:
     import ray
 
     from ..pipeline.build import UnitBuilder
@@ -31,21 +54,25 @@ def _unit_task(recipe_dict: dict[str, Any], out_url: str, unit_row: dict[str, An
     if key not in _BUILDERS:
         _BUILDERS[key] = UnitBuilder(recipe)
     built = _BUILDERS[key].build(WorkUnit.from_row(unit_row))
+    _fault_once(fault, "task", built.unit.id)
     tokens = tokenize_with(lambda px: ray.get(actor.encode.remote(px)), built.sequences)
     entry = commit_built(OutputStore(out_url), recipe, built, tokens)
     return {"unit": entry["unit"], "images": entry["counts"]["images"]}
 
 
 class _TokenizerActor:
-    def __init__(self, spec: dict[str, Any], device: str, threads: int) -> None:
+    def __init__(self, spec: dict[str, Any], device: str, threads: int, factory: Any = None, fault: str | None = None) -> None:
         import torch
 
         from ..pipeline.tokenize import TokenizerStage
 
         torch.set_num_threads(threads)
-        self.stage = TokenizerStage(spec, device=device)
+        # `factory` builds a stand-in with the same encode() (benchmarks); else the recipe's VQGAN.
+        self.stage = factory() if factory is not None else TokenizerStage(spec, device=device)
+        self.fault = fault
 
     def encode(self, pixels):
+        _fault_once(self.fault, "actor")
         return self.stage.encode(pixels)
 
     def ready(self) -> bool:
@@ -74,8 +101,12 @@ def run_ray(
     workers: int = 1,
     address: str | None = None,
     tokenizer_actors: int | None = None,
+    units_in_flight: int | None = None,
+    tokenizer_factory: Any = None,
     **_: object,
 ) -> list[tuple[str, str]]:
+    """`tokenizer_factory`: a picklable callable returning an object with encode(pixels) -> codes,
+    used instead of the recipe's tokenizer (benchmarks use a stand-in of fixed cost)."""
     import ray
 
     _init_ray(address, workers)
@@ -92,22 +123,26 @@ def run_ray(
     task_cpus = max(0.01, min(1.0, (cpus - actor_opts["num_cpus"] * n_actors) / max(1, workers)))
 
     actor_cls = ray.remote(max_restarts=3, max_task_retries=3)(_TokenizerActor)
+    fault = os.environ.get(FAULT_ENV)
     actors = [
-        actor_cls.options(**actor_opts).remote(recipe.tokenizer.model_dump(mode="json"), device, threads)
+        actor_cls.options(**actor_opts).remote(
+            recipe.tokenizer.model_dump(mode="json"), device, threads, tokenizer_factory, fault
+        )
         for _ in range(n_actors)
     ]
     ray.get([a.ready.remote() for a in actors])
     task = ray.remote(max_retries=3)(_unit_task).options(num_cpus=task_cpus)
     recipe_ref = ray.put(recipe.model_dump(mode="json"))
+    in_flight = max(workers, units_in_flight or 2 * workers)
 
     failures: list[tuple[str, str]] = []
     pending: dict[Any, WorkUnit] = {}
     queue = list(units)
     try:
         while queue or pending:
-            while queue and len(pending) < workers:
+            while queue and len(pending) < in_flight:
                 unit = queue.pop(0)
-                ref = task.remote(recipe_ref, store.url, unit.to_row(), actors[unit.index % n_actors])
+                ref = task.remote(recipe_ref, store.url, unit.to_row(), actors[unit.index % n_actors], fault)
                 pending[ref] = unit
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:

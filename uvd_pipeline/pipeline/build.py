@@ -13,6 +13,7 @@ from .. import CODE_VERSION, registry
 from ..errors import BadInput
 from ..ids import derived_id, rng_for, seed_for, sequence_id, unit_fraction
 from ..images import set_pixel_limit, to_256
+from ..audit.quota import QUOTA_KEY
 from ..recipe import Recipe, SourceSpec
 from ..stages import Renderer, Sequencer, Source, Transform
 from ..types import Image, Item, Reject, VisualSequence, WorkUnit
@@ -75,6 +76,9 @@ class UnitBuilder:
 
     def build(self, unit: WorkUnit) -> UnitBuild:
         start = time.perf_counter()
+        quota = unit.payload.get(QUOTA_KEY)
+        if quota == 0:  # the plan gave this unit none of its source's quota: nothing to read
+            return UnitBuild(unit=unit, sequences=[], rejects=[], records_read=0, records_used=0)
         st = self.stages(unit.source)
         rejects: list[Reject] = []
         items: list[Item] = []
@@ -98,6 +102,12 @@ class UnitBuilder:
             else:
                 sequences.append(out)
         self._finish_sequences(st, sequences)
+        if quota is not None and len(sequences) > quota:
+            sequences, over = keep_quota(sequences, quota)
+            kept = {r for s in sequences for r in s.records}
+            for rec in dict.fromkeys(r for s in over for r in s.records):
+                if rec not in kept:
+                    rejects.append(Reject(rec, "over_quota", f"the plan allots this unit {quota} sequences"))
         used = {r for s in sequences for r in s.records}
         rejected = {r.record for r in rejects}
         for rec in dict.fromkeys(records):
@@ -145,6 +155,51 @@ class UnitBuilder:
             s.index = index
             s.task = s.task or st.spec.task
             s.id = sequence_id(seq.name, seq.version + "/" + CODE_VERSION, seq.params_dict, s.image_ids)
-            key = s.split_key or s.image_ids[0]
-            frac = st.spec.test_fraction
-            s.split = "test" if frac > 0 and unit_fraction("split", st.spec.name, key) < frac else "train"
+        frac = st.spec.test_fraction
+        for group_key, members in leak_free_groups(sequences).items():
+            # Not keyed by source: the same group key (e.g. one image alone) gets the same draw in
+            # every source, and a smaller test_fraction's test set lies inside a larger one's.
+            split = "test" if frac > 0 and unit_fraction("split", group_key) < frac else "train"
+            for s in members:
+                s.split = split
+
+
+def leak_free_groups(sequences: list[VisualSequence]) -> dict[str, list[VisualSequence]]:
+    """Sequences of one unit that share an image id, a record or a split key, joined (union-find)
+    so that one split decision covers them all: within a unit, no image of a test sequence appears
+    in a training one (`uvd audit` checks the whole dataset).
+
+    A group is keyed by the smallest split key of its members (a sequence's split key defaults to
+    its first image id), so a sequence that shares nothing is decided by its own split key, and the
+    decision depends on the group's content only, never on build order."""
+    parent = list(range(len(sequences)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[tuple[str, str], int] = {}
+    for i, s in enumerate(sequences):
+        keys = [("key", s.split_key or s.image_ids[0])]
+        keys += [("image", x) for x in s.image_ids] + [("record", r) for r in s.records]
+        for k in keys:
+            j = owner.setdefault(k, i)
+            if j != i:
+                parent[find(i)] = find(j)
+    groups: dict[int, list[VisualSequence]] = {}
+    for i, s in enumerate(sequences):
+        groups.setdefault(find(i), []).append(s)
+    return {min(m.split_key or m.image_ids[0] for m in members): members for members in groups.values()}
+
+
+def keep_quota(sequences: list[VisualSequence], quota: int) -> tuple[list[VisualSequence], list[VisualSequence]]:
+    """(kept, dropped): the `quota` sequences with the smallest hash of their id, kept in build order
+    and renumbered. The choice depends on sequence content only, never on engine or worker count."""
+    ranked = sorted(sequences, key=lambda s: (unit_fraction("quota", s.id), s.id))
+    chosen = {id(s) for s in ranked[:quota]}
+    kept = [s for s in sequences if id(s) in chosen]
+    for index, s in enumerate(kept):
+        s.index = index
+    return kept, [s for s in sequences if id(s) not in chosen]

@@ -47,32 +47,15 @@ def tokenize_with(encode, sequences: list[VisualSequence]) -> list[TokenSequence
     return out
 
 
-WEIGHT_FILES = ("config.json", "pytorch_model.bin", "model.safetensors")
-
-
 def tokenizer_fingerprint(spec: TokenizerSpec) -> str:
-    """sha256 of the checkpoint's files (config + weights), or of the random preset's identity."""
-    import hashlib
+    """The sha256 recorded in dataset.json: of the checkpoint's config + weights files, or of
+    the random preset's identity ("random:<preset>:seed<N>")."""
+    from ..errors import RecipeError
+    from ..tokenizer.checkpoint import checkpoint_sha256, random_id_sha256
 
-    import fsspec
-
-    h = hashlib.sha256()
     if spec.checkpoint is None:
-        h.update(f"random:{spec.preset}:seed{spec.seed}".encode())
-        return h.hexdigest()
-    found = False
-    for name in WEIGHT_FILES:
-        url = spec.checkpoint.rstrip("/") + "/" + name
-        try:
-            with fsspec.open(url, "rb") as f:
-                h.update(name.encode())
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    h.update(block)
-                found = True
-        except FileNotFoundError:
-            continue
-    if not found:
-        from ..errors import RecipeError
-
-        raise RecipeError(f"tokenizer.checkpoint: {spec.checkpoint} holds no {' / '.join(WEIGHT_FILES)}")
-    return h.hexdigest()
+        return random_id_sha256(spec.preset, spec.seed)
+    try:
+        return checkpoint_sha256(spec.checkpoint)
+    except (FileNotFoundError, ValueError) as exc:
+        raise RecipeError(f"tokenizer.checkpoint: {exc}") from None

@@ -140,8 +140,43 @@ class RenderSettings:
         return {**asdict(self), "background": list(self.background)}
 
 
+# One pyrender OffscreenRenderer per process and size, shared by every OrbitRenderer: pyrender's EGL
+# platform terminates the (process-wide) EGL display when a renderer is deleted, which would break
+# any other renderer still open in the process. Reference-counted; the last user deletes it.
+_OFFSCREEN: dict[int, list[Any]] = {}  # size -> [renderer, users]
+
+
+def _acquire_offscreen(size: int) -> Any:
+    if size not in _OFFSCREEN:
+        os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+        try:
+            import pyrender
+
+            _OFFSCREEN[size] = [pyrender.OffscreenRenderer(size, size), 0]
+        except Exception as exc:
+            raise RuntimeError(
+                f"offscreen rendering is not available ({type(exc).__name__}: {exc}); pyrender needs EGL: "
+                f"apt-get install -y {EGL_PACKAGES} (and PYOPENGL_PLATFORM unset or 'egl')"
+            ) from exc
+    _OFFSCREEN[size][1] += 1
+    return _OFFSCREEN[size][0]
+
+
+def _release_offscreen(size: int) -> None:
+    entry = _OFFSCREEN.get(size)
+    if entry is None:
+        return
+    entry[1] -= 1
+    if entry[1] <= 0:
+        del _OFFSCREEN[size]
+        try:
+            entry[0].delete()
+        except Exception:  # a context already gone at shutdown: nothing left to free
+            pass
+
+
 class OrbitRenderer:
-    """One offscreen EGL context, reused for every object a worker renders. Not thread-safe."""
+    """Renders orbit views through the process's shared offscreen EGL context. Not thread-safe."""
 
     def __init__(self, settings: RenderSettings) -> None:
         self.settings = settings
@@ -149,16 +184,7 @@ class OrbitRenderer:
 
     def _offscreen(self) -> Any:
         if self._renderer is None:
-            os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
-            try:
-                import pyrender
-
-                self._renderer = pyrender.OffscreenRenderer(self.settings.size, self.settings.size)
-            except Exception as exc:
-                raise RuntimeError(
-                    f"offscreen rendering is not available ({type(exc).__name__}: {exc}); pyrender needs EGL: "
-                    f"apt-get install -y {EGL_PACKAGES} (and PYOPENGL_PLATFORM unset or 'egl')"
-                ) from exc
+            self._renderer = _acquire_offscreen(self.settings.size)
         return self._renderer
 
     def render(self, scene: Any, cameras: list[Camera]) -> list[np.ndarray]:
@@ -188,8 +214,8 @@ class OrbitRenderer:
 
     def close(self) -> None:
         if self._renderer is not None:
-            self._renderer.delete()
             self._renderer = None
+            _release_offscreen(self.settings.size)
 
 
 def _rotation_x(a: float) -> np.ndarray:

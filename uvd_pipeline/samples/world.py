@@ -10,7 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .meshes import make_meshes, make_objaverse_cache
 from .pictures import picture
+from .videos import make_annotated_videos, make_frame_folders, make_videos
 
 SIZES = [(320, 240), (640, 480), (200, 300), (512, 512), (1024, 256), (97, 131), (300, 300), (480, 640)]
 
@@ -76,6 +78,11 @@ def make_webdataset(root: Path, rng: np.random.Generator, shards: int = 2, per_s
 PARTS: dict[str, Callable[[Path, np.random.Generator], dict[str, int]]] = {
     "images": make_images,
     "webdataset": make_webdataset,
+    "videos": make_videos,
+    "frame_folders": make_frame_folders,
+    "annotated_videos": make_annotated_videos,
+    "meshes": make_meshes,
+    "objaverse": make_objaverse_cache,
 }
 
 

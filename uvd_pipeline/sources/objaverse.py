@@ -102,7 +102,8 @@ class ObjaverseSource(Source):
 
     @property
     def cache_dir(self) -> str:
-        return self.params.cache_dir or default_cache_dir()
+        """Absolute, so that workers with another working directory find it."""
+        return os.path.abspath(os.path.expanduser(self.params.cache_dir or default_cache_dir()))
 
     def teardown(self) -> None:
         if self._maker is not None:

@@ -36,6 +36,28 @@ class WebDatasetSource(Source):
         root = full_path(fs, inner)
         return [{"root": root, "tar": t} for t in tars]
 
+    def count_records(self, payload: dict[str, Any]) -> int:
+        """The records read() yields, from the tar's member headers alone (no image is decoded;
+        on a seekable file, member data is skipped, not read)."""
+        url = payload["root"].rstrip("/") + "/" + payload["tar"]
+        count, key = 0, None
+        try:
+            with fsspec.open(url, "rb") as f, tarfile.open(fileobj=f, mode="r:*") as tar:
+                for member in tar:
+                    if not _safe_member(member.name) or member.issym() or member.islnk():
+                        count += 1  # read() rejects it as one record
+                        continue
+                    if not member.isfile():
+                        continue
+                    dirname, base = posixpath.split(member.name)
+                    member_key = posixpath.join(dirname, base.partition(".")[0])
+                    if member_key != key:
+                        count += key is not None  # the previous sample is complete
+                        key = member_key
+        except (tarfile.TarError, OSError, EOFError):
+            return count + 1  # read() ends such a tar with one corrupt_tar reject
+        return count + (key is not None)
+
     def read(self, unit: WorkUnit) -> Iterator[Item | Reject]:
         root, name = unit.payload["root"], unit.payload["tar"]
         url = root.rstrip("/") + "/" + name

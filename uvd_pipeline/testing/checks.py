@@ -42,6 +42,7 @@ class Subject:
 
     def __init__(self, kind: str, cls: type[Plugin], params: dict[str, Any], inputs: list[Any], seed: int) -> None:
         self.kind, self.cls, self.params, self.inputs, self.seed = kind, cls, params, inputs, seed
+        self.inputs_fingerprint = fingerprint(inputs)  # before any run, to catch in-place changes
 
     def make(self) -> Plugin:
         return self.cls(**self.params)

@@ -22,7 +22,7 @@ CORRUPTIONS = ("truncate", "garbage", "mixed", "empty")
 def sample_pixels(seed: int = 0, size: tuple[int, int] = (96, 128)) -> np.ndarray:
     """A photo-like H x W x 3 uint8 picture (size is (height, width))."""
     height, width = size
-    return np.asarray(picture(np.random.default_rng(seed), width, height), dtype=np.uint8)
+    return np.array(picture(np.random.default_rng(seed), width, height), dtype=np.uint8)  # writable, as in build.py
 
 
 def sample_image(seed: int = 0, size: tuple[int, int] = (96, 128)) -> Image:
@@ -85,7 +85,8 @@ def corrupt_files(folder: str | Path, mode: str, seed: int = 0) -> list[Path]:
     """Damage the files under `folder` in place, the ways real inputs break.
 
     truncate: every file cut to half its length; garbage: every file replaced by random bytes of
-    the same length; mixed: garbage in every other file (sorted order), the rest intact; empty:
+    the same length; mixed: garbage in the 2nd, 4th, ... file (sorted order; an index file that
+    sorts first stays intact), the rest intact; empty:
     every file emptied. Returns the files it changed.
     """
     if mode not in CORRUPTIONS:
@@ -99,7 +100,7 @@ def corrupt_files(folder: str | Path, mode: str, seed: int = 0) -> list[Path]:
             new = data[: len(data) // 2]
         elif mode == "empty":
             new = b""
-        elif mode == "garbage" or i % 2 == 0:
+        elif mode == "garbage" or i % 2 == 1:
             new = rng.integers(0, 256, max(64, len(data)), dtype=np.uint8).tobytes()
         else:
             continue

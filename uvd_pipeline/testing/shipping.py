@@ -114,7 +114,10 @@ def run_in_fresh_process(kind: str, plugin: Plugin, inputs: list[Any], seed: int
     registered name (a worker loads plugins through the registry, which sets it).
     """
     cp = cloudpickle_module() or pickle
-    blob = cp.dumps({"kind": kind, "plugin": plugin, "name": type(plugin).name, "inputs": inputs, "seed": seed})
+    try:
+        blob = cp.dumps({"kind": kind, "plugin": plugin, "name": type(plugin).name, "inputs": inputs, "seed": seed})
+    except Exception as exc:
+        raise AssertionError(f"cannot be shipped to a worker: {type(exc).__name__}: {exc}") from None
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     proc = subprocess.run(

@@ -4,25 +4,42 @@
     vq = VQGAN.from_pretrained("path/to/lvm_vqgan")       # or VQGAN.random("tiny", seed=0)
     codes = vq.encode(np.stack([preprocess(img) for img in images]))   # uint16 [N, 256]
     recon = vq.decode(codes)                                           # uint8 [N, 256, 256, 3]
+
+Names are imported lazily: `preprocess` needs only PIL and numpy, so CPU workers that only
+build sequences never import torch.
 """
 
-from .checkpoint import CheckpointError, checkpoint_sha256, random_state_dict, state_dict_sha256
-from .config import LVM_CONFIG, PRESETS, TINY_CONFIG, VQGANConfig
-from .modules import VQGANModel
-from .preprocess import preprocess
-from .vqgan import VQGAN, expected_state_shapes
+from __future__ import annotations
 
-__all__ = [
-    "VQGAN",
-    "VQGANConfig",
-    "VQGANModel",
-    "preprocess",
-    "checkpoint_sha256",
-    "state_dict_sha256",
-    "random_state_dict",
-    "expected_state_shapes",
-    "CheckpointError",
-    "PRESETS",
-    "LVM_CONFIG",
-    "TINY_CONFIG",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "VQGAN": "vqgan",
+    "expected_state_shapes": "vqgan",
+    "VQGANConfig": "config",
+    "PRESETS": "config",
+    "LVM_CONFIG": "config",
+    "TINY_CONFIG": "config",
+    "VQGANModel": "modules",
+    "preprocess": "preprocess",
+    "CheckpointError": "checkpoint",
+    "checkpoint_sha256": "checkpoint",
+    "random_id_sha256": "checkpoint",
+    "random_state_dict": "checkpoint",
+    "state_dict_sha256": "checkpoint",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

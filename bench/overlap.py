@@ -1,0 +1,129 @@
+"""Benchmark: does the Ray engine overlap the CPU stages with the tokenizer?
+
+A stand-in tokenizer sleeps a fixed time per image (a GPU seen from the host: time, no CPU) behind
+the real CPU stages (read JPEG, decode, resize to 256, sequence, write + commit). Three timings:
+
+  cpu   the pipeline with a zero-cost tokenizer: the CPU stages alone
+  tok   the stand-in alone over the same number of images
+  pipe  the pipeline with the stand-in
+
+overlap = pipe / max(cpu, tok); 1.0 is perfect overlap, 2.0 none at all when cpu = tok. By default
+the stand-in's time per image is chosen so that tok = cpu (the hardest case). Each shape of the
+engine (units in flight = workers, the old shape; and the default, 2 x workers) is measured
+side by side, alternating, for several rounds; medians are reported. Target: overlap <= 1.15.
+
+Usage: python bench/overlap.py [--images 320] [--unit-size 16] [--workers 2] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import SleepTokenizer, folder_recipe, load_average, machine, make_images, median, register_by_value  # noqa: E402
+
+from uvd_pipeline.engines import run_recipe  # noqa: E402
+from uvd_pipeline.recipe import parse_recipe  # noqa: E402
+
+
+def run_once(recipe, out: Path, workers: int, in_flight: int, seconds_per_image: float) -> tuple[float, int]:
+    start = time.perf_counter()
+    summary = run_recipe(
+        recipe, str(out), engine="ray", workers=workers, quiet=True,
+        tokenizer_factory=SleepTokenizer(seconds_per_image), units_in_flight=in_flight,
+    )
+    elapsed = time.perf_counter() - start
+    if summary.failures or summary.committed != summary.planned:
+        raise SystemExit(f"benchmark run failed: {summary.failures}")
+    return elapsed, summary.dataset["totals"]["images"]
+
+
+def tokenizer_alone(seconds_per_image: float, unit_images: list[int]) -> float:
+    tok = SleepTokenizer(seconds_per_image)
+    start = time.perf_counter()
+    for n in unit_images:
+        tok.encode(np.zeros((n, 256, 256, 3), np.uint8))
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", type=int, default=320)
+    ap.add_argument("--unit-size", type=int, default=16)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds-per-image", type=float, default=None,
+                    help="stand-in tokenizer cost (default: chosen so that tok = cpu)")
+    args = ap.parse_args()
+
+    import ray
+
+    register_by_value()
+    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, configure_logging=False, log_to_driver=False)
+    shapes = {"in_flight=workers": args.workers, "in_flight=2xworkers": 2 * args.workers}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        recipe = parse_recipe(folder_recipe(make_images(root / "images", args.images), args.unit_size))
+        unit_images = [min(args.unit_size, args.images - i) for i in range(0, args.images, args.unit_size)]
+        k = 0
+
+        def fresh() -> Path:
+            nonlocal k
+            k += 1
+            return root / f"out{k}"
+
+        run_once(recipe, fresh(), args.workers, 2 * args.workers, 0.0)  # warm the workers and page cache
+        cpu = {name: [] for name in shapes}
+        for name, in_flight in shapes.items():
+            cpu[name].append(run_once(recipe, fresh(), args.workers, in_flight, 0.0)[0])
+        spi = args.seconds_per_image
+        if spi is None:
+            spi = median([t for ts in cpu.values() for t in ts]) / args.images
+        pipe = {name: [] for name in shapes}
+        tok = []
+        for r in range(args.rounds):
+            tok.append(tokenizer_alone(spi, unit_images))
+            for name, in_flight in shapes.items():
+                if r:  # round 0's cpu timing was taken above, to size the stand-in
+                    cpu[name].append(run_once(recipe, fresh(), args.workers, in_flight, 0.0)[0])
+                pipe[name].append(run_once(recipe, fresh(), args.workers, in_flight, spi)[0])
+    ray.shutdown()
+
+    t_tok = median(tok)
+    result = {
+        "benchmark": "overlap",
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="minutes"),
+        "machine": machine(),
+        "load_average": load_average(),
+        "images": args.images,
+        "unit_size": args.unit_size,
+        "workers": args.workers,
+        "rounds": args.rounds,
+        "stand_in_seconds_per_image": round(spi, 5),
+        "tokenizer_alone_s": round(t_tok, 2),
+        "shapes": {},
+    }
+    for name in shapes:
+        t_cpu, t_pipe = median(cpu[name]), median(pipe[name])
+        result["shapes"][name] = {
+            "cpu_stages_alone_s": round(t_cpu, 2),
+            "pipeline_s": round(t_pipe, 2),
+            "overlap_ratio": round(t_pipe / max(t_cpu, t_tok), 3),
+            "target_met": t_pipe / max(t_cpu, t_tok) <= 1.15,
+            "cpu_runs_s": [round(t, 2) for t in cpu[name]],
+            "pipeline_runs_s": [round(t, 2) for t in pipe[name]],
+        }
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

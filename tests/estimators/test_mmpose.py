@@ -1,0 +1,99 @@
+"""MMPose pseudo-labels. The model tests run only where the `pose` extra is installed (see
+docs/POSE.md); they build a small top-down model config and save seeded random weights, so
+nothing is downloaded."""
+
+import textwrap
+
+import numpy as np
+import pytest
+
+from uvd_pipeline import registry
+from uvd_pipeline.estimators.mmpose import MMPoseEstimator, mmpose_available, person_boxes
+from uvd_pipeline.types import Image, Item
+
+HAVE_MMPOSE = mmpose_available()
+needs_mmpose = pytest.mark.skipif(
+    not HAVE_MMPOSE, reason="mmpose is not installed (extra 'pose'; docs/POSE.md has a CPU install recipe)"
+)
+
+
+def test_person_boxes_come_from_person_annotations():
+    meta = {"annotations": [
+        {"id": 1, "category_id": 1, "bbox": [10, 20, 30, 40]},
+        {"id": 2, "category_id": 3, "bbox": [0, 0, 5, 5]},
+        {"id": 3, "category_id": 1, "bbox": [0, 0, 50, 50], "iscrowd": 1},
+    ]}
+    assert person_boxes(meta, 1).tolist() == [[10, 20, 40, 60]]
+    assert person_boxes({"annotations": []}, 1) is None
+
+
+def test_the_plugin_is_registered_and_imports_without_mmpose():
+    cls = registry.load("renderer", "mmpose_pose")
+    assert cls is MMPoseEstimator and cls.needs_gpu
+
+
+@pytest.mark.skipif(HAVE_MMPOSE, reason="mmpose is installed: the missing-extra message cannot show")
+def test_without_mmpose_setup_says_how_to_install(tmp_path):
+    est = MMPoseEstimator(config=str(tmp_path / "c.py"), checkpoint=str(tmp_path / "w.pth"), device="cpu")
+    with pytest.raises(ImportError, match="docs/POSE.md"):
+        est.setup()
+
+
+TINY_CONFIG = textwrap.dedent("""
+    codec = dict(type='MSRAHeatmap', input_size=(48, 64), heatmap_size=(12, 16), sigma=2)
+    model = dict(
+        type='TopdownPoseEstimator',
+        data_preprocessor=dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
+                               std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
+        backbone=dict(type='ResNet', depth=18),
+        head=dict(type='HeatmapHead', in_channels=512, out_channels=17, deconv_out_channels=None,
+                  loss=dict(type='KeypointMSELoss', use_target_weight=True), decoder=codec),
+        test_cfg=dict(flip_test=False))
+    test_pipeline = [dict(type='LoadImage'), dict(type='GetBBoxCenterScale'),
+                     dict(type='TopdownAffine', input_size=codec['input_size']), dict(type='PackPoseInputs')]
+    test_dataloader = dict(dataset=dict(type='CocoDataset', data_mode='topdown', pipeline=test_pipeline))
+""")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    import torch
+    from mmengine.config import Config
+    from mmpose.registry import MODELS
+    from mmpose.utils import register_all_modules
+
+    register_all_modules()
+    root = tmp_path_factory.mktemp("mmpose")
+    (root / "tiny.py").write_text(TINY_CONFIG)
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(str(root / "tiny.py")).model)
+    torch.save({"state_dict": model.state_dict()}, root / "tiny.pth")
+    return str(root / "tiny.py"), str(root / "tiny.pth")
+
+
+@needs_mmpose
+def test_mmpose_predicts_17_keypoints_per_person_box_and_draws_openpose(tiny_model):
+    config, checkpoint = tiny_model
+    est = MMPoseEstimator(config=config, checkpoint=checkpoint, device="cpu", score_threshold=0.0)
+    est.setup()
+    pixels = np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    meta = {"annotations": [{"id": 1, "category_id": 1, "bbox": [10, 10, 50, 100]},
+                            {"id": 2, "category_id": 1, "bbox": [90, 5, 60, 110]}]}
+    item = Item("r", Image("i", pixels), meta=meta)
+    people = est.predict(pixels, item)
+    assert len(people) == 2 and all(p.shape == (17, 3) for p in people)
+    assert (people[0][:, 0] >= 10 - 1).all() and (people[0][:, 0] <= 60 + 1).all()  # inside its box
+    out = est.render(item)
+    assert out.shape == (120, 160, 3) and out.any()
+    whole = MMPoseEstimator(config=config, checkpoint=checkpoint, device="cpu", boxes="whole_image", score_threshold=0.0)
+    whole.setup()
+    assert len(whole.predict(pixels, item)) == 1
+
+
+@needs_mmpose
+def test_a_high_threshold_leaves_no_visible_keypoint_and_no_view(tiny_model):
+    config, checkpoint = tiny_model
+    est = MMPoseEstimator(config=config, checkpoint=checkpoint, device="cpu", score_threshold=1.0)
+    est.setup()
+    item = Item("r", Image("i", np.zeros((64, 48, 3), np.uint8)))
+    assert est.render(item) is None

@@ -1,0 +1,150 @@
+"""Video files: seeded stride/start per video, exact frames, every container, bad files as rejects."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+cv2 = pytest.importorskip("cv2")
+
+from uvd_pipeline.ids import bytes_id, rng_for  # noqa: E402
+from uvd_pipeline.samples.videos import Scene, write_video  # noqa: E402
+from uvd_pipeline.sources.video import VideoSource, frame_id, plan_clip  # noqa: E402
+from uvd_pipeline.types import Item, Reject, WorkUnit  # noqa: E402
+
+CONTAINERS = [("clip.mp4", "mp4v"), ("clip.avi", "MJPG"), ("clip.webm", "VP80"), ("clip.mkv", "mp4v")]
+
+
+def bare_read(path) -> list[np.ndarray]:
+    """Every frame by a plain OpenCV read loop: the reference the sampler must match."""
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    cap.release()
+    return frames
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("videos")
+    rng = np.random.default_rng(3)
+    for name, fourcc in CONTAINERS:
+        write_video(root / name, fourcc, (f for f, _, _ in Scene(rng, 96, 64).frames(200)))
+    (root / "long").mkdir()
+    write_video(root / "long" / "long.mp4", "mp4v", (f for f, _, _ in Scene(rng, 64, 48).frames(700)))
+    return root
+
+
+def read(src: VideoSource, source_name: str = "vids") -> list[Item | Reject]:
+    out = []
+    for i, payload in enumerate(src.units()):
+        out += list(src.read(WorkUnit(f"{source_name}-{i:06d}", source_name, i, payload)))
+    return out
+
+
+def by_video(outs) -> dict[str, list[Item]]:
+    got: dict[str, list[Item]] = {}
+    for o in outs:
+        if isinstance(o, Item):
+            got.setdefault(o.record, []).append(o)
+    return got
+
+
+@pytest.mark.parametrize("name", [c[0] for c in CONTAINERS])
+def test_sampled_frames_are_the_frames_at_those_indices(videos, name):
+    src = VideoSource(path=str(videos), extensions=[name.rsplit(".", 1)[1]], recursive=False)
+    (frames,) = by_video(read(src)).values()
+    reference = bare_read(videos / name)
+    assert len(reference) == 200
+    first = frames[0].meta
+    # 200 frames: only stride 10 fits (16 frames at stride 20 span 301); the start is drawn in [0, 49]
+    assert first["stride"] == 10 and 0 <= first["start"] <= 200 - 151
+    assert [f.meta["frame_index"] for f in frames] == [first["start"] + 10 * k for k in range(16)]
+    video_id = bytes_id((videos / name).read_bytes())
+    for f in frames:
+        assert np.array_equal(f.image.pixels, reference[f.meta["frame_index"]])
+        assert f.image.id == frame_id(video_id, f.meta["frame_index"])
+        assert f.meta["video_id"] == video_id and f.meta["n_frames"] == 200
+
+
+def test_seeking_to_a_far_start_gives_the_same_frames_as_grabbing(videos):
+    path = videos / "long" / "long.mp4"
+    grabbed = by_video(read(VideoSource(path=str(videos / "long"), seek_threshold=10_000)))["long.mp4"]
+    sought = by_video(read(VideoSource(path=str(videos / "long"), seek_threshold=1)))["long.mp4"]
+    assert [f.meta["frame_index"] for f in grabbed] == [f.meta["frame_index"] for f in sought]
+    reference = bare_read(path)
+    for a, b in zip(grabbed, sought):
+        assert np.array_equal(a.image.pixels, b.image.pixels)
+        assert np.array_equal(a.image.pixels, reference[a.meta["frame_index"]])
+
+
+def test_strides_come_from_the_set_and_only_those_that_fit():
+    seen: dict[int, set[int]] = {}
+    for n_frames in (151, 300, 301, 451, 700):
+        for s in range(60):
+            clip = plan_clip(n_frames, 16, [10, 20, 30], rng_for("t", n_frames, s))
+            assert clip is not None and clip.span <= n_frames
+            assert clip.indices[-1] <= n_frames - 1 and clip.start >= 0
+            seen.setdefault(n_frames, set()).add(clip.stride)
+    assert seen[151] == {10} and seen[300] == {10} and seen[301] == {10, 20}
+    assert seen[451] == seen[700] == {10, 20, 30}
+    assert plan_clip(150, 16, [10, 20, 30], rng_for("t")) is None
+    starts = {plan_clip(151, 16, [10], rng_for("s", i)).start for i in range(20)}
+    assert starts == {0}  # a video exactly one span long has one possible start
+
+
+def test_the_clip_is_seeded_by_source_seed_and_video_not_by_unit(videos):
+    a = by_video(read(VideoSource(path=str(videos), unit_size=1)))
+    b = by_video(read(VideoSource(path=str(videos), unit_size=8)))
+    assert a.keys() == b.keys() and len(a) == 5
+    for name in a:
+        assert [f.image.id for f in a[name]] == [f.image.id for f in b[name]]
+    reseeded = by_video(read(VideoSource(path=str(videos), seed=1)))
+    starts = lambda got: [got[n][0].meta["start"] for n in sorted(got)]  # noqa: E731
+    assert starts(reseeded) != starts(a)
+
+
+def test_too_short_corrupt_and_empty_videos_are_rejects(tmp_path):
+    rng = np.random.default_rng(0)
+    write_video(tmp_path / "short.mp4", "mp4v", (f for f, _, _ in Scene(rng, 64, 48).frames(150)))
+    (tmp_path / "corrupt.mkv").write_bytes(b"\x1aE\xdf\xa3" + bytes(range(256)) * 4)
+    (tmp_path / "empty.avi").write_bytes(b"")
+    outs = read(VideoSource(path=str(tmp_path)))
+    assert all(isinstance(o, Reject) for o in outs)
+    reasons = {o.record: (o.reason, o.detail) for o in outs}
+    assert reasons["short.mp4"] == ("video_too_short", "short.mp4: 150 frames; 16 frames at stride 10 need 151")
+    assert reasons["corrupt.mkv"][0] == "unreadable_video"
+    assert reasons["empty.avi"][0] == "unreadable_video"
+    # With a shorter clip the same video fits: `frames` and `strides` are parameters.
+    (items,) = by_video(read(VideoSource(path=str(tmp_path), frames=8, strides=[20]))).values()
+    assert [f.meta["stride"] for f in items] == [20] * 8
+
+
+def test_a_container_that_over_reports_its_frames_is_replanned_on_the_real_count(videos, tmp_path):
+    full = (videos / "clip.avi").read_bytes()
+    (tmp_path / "cut.avi").write_bytes(full[: len(full) * 9 // 10])
+    cap = cv2.VideoCapture(str(tmp_path / "cut.avi"))
+    header_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    cap.release()
+    decodable = len(bare_read(tmp_path / "cut.avi"))
+    assert decodable < header_count == 200
+    reference = bare_read(tmp_path / "cut.avi")
+    video_id = bytes_id((tmp_path / "cut.avi").read_bytes())
+    past_the_cut = 0
+    for seed in range(8):
+        planned = plan_clip(header_count, 16, [10, 20, 30], rng_for("video_clip", seed, "vids", video_id))
+        past_the_cut += planned.indices[-1] >= decodable
+        (frames,) = by_video(read(VideoSource(path=str(tmp_path), seed=seed))).values()
+        assert frames[0].meta["n_frames"] == (decodable if planned.indices[-1] >= decodable else header_count)
+        assert frames[-1].meta["frame_index"] < decodable
+        assert all(np.array_equal(f.image.pixels, reference[f.meta["frame_index"]]) for f in frames)
+    assert past_the_cut > 0  # the re-planning path ran
+
+
+def test_oversized_frames_are_rejected(videos):
+    outs = read(VideoSource(path=str(videos), extensions=["mp4"], recursive=False, max_frame_pixels=100))
+    assert [(o.record, o.reason) for o in outs] == [("clip.mp4", "frame_too_large")]

@@ -1,0 +1,55 @@
+"""`uvd export` (LVM JSONL, Megatron) and `uvd eval-prompts`."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from .app import app, console, fail
+
+FORMATS = ("lvm-jsonl", "megatron")
+
+
+@app.command("export")
+def export_cmd(
+    directory: str = typer.Argument(..., help="output directory or URL"),
+    fmt: str = typer.Option(..., "--format", help="lvm-jsonl | megatron"),
+    out: str = typer.Option(..., "--out", "-o", help="JSONL file, or the Megatron prefix (writes PREFIX.bin + PREFIX.idx)"),
+    split: str = typer.Option("train", help="train | test | all"),
+    bos: Optional[int] = typer.Option(None, help="BOS id written before each sequence (LVM: 8192)"),
+    eos: Optional[int] = typer.Option(None, help="EOS id written after each sequence (LVM: 8193)"),
+    repeat: bool = typer.Option(True, "--repeat/--no-repeat", help="write each sequence `repeat` times, as the recipe says"),
+) -> None:
+    """Export committed sequences for a trainer."""
+    from ..exports import export_lvm_jsonl, export_megatron
+
+    if fmt not in FORMATS:
+        fail(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    run = export_lvm_jsonl if fmt == "lvm-jsonl" else export_megatron
+    try:
+        summary = run(directory, out, split=split, bos=bos, eos=eos, repeat=repeat)
+    except ValueError as exc:
+        fail(str(exc))
+    console.print(
+        f"{fmt}: {summary.sequences:,} sequences, {summary.tokens:,} tokens ({split}) -> {', '.join(summary.files)}",
+        highlight=False,
+    )
+
+
+@app.command("eval-prompts")
+def eval_prompts_cmd(
+    directory: str = typer.Argument(..., help="output directory or URL"),
+    out: str = typer.Option(..., "--out", "-o", help="JSONL file of prompts"),
+    pairs: int = typer.Option(5, min=1, help="(input, annotation) pairs before the query"),
+    frames: int = typer.Option(7, min=1, help="video frames before the predicted one"),
+    seed: int = typer.Option(0, help="which pairs go together"),
+) -> None:
+    """Build the LVM paper's evaluation prompts from the held-out (test) split."""
+    from ..eval_prompts import build_eval_prompts
+
+    summary = build_eval_prompts(directory, out, pairs=pairs, frames=frames, seed=seed)
+    shown = ", ".join(f"{t} {n}" for t, n in summary.by_task.items()) or "none"
+    console.print(f"wrote {summary.prompts} prompts to {out}: {shown}", highlight=False)
+    for note in summary.notes[:20]:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)

@@ -1,0 +1,31 @@
+"""`uvd plan`: a dry run of a recipe (nothing decoded, nothing tokenized)."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+
+from .app import app, console
+
+
+@app.command("plan")
+def plan_cmd(
+    recipe: str = typer.Argument(..., help="recipe YAML (local path or fsspec URL)"),
+    gpu_images_per_s: Optional[float] = typer.Option(
+        None, "--gpu-images-per-s", min=0.001, help="tokenizer throughput per GPU (default: the LVM VQGAN estimate)"
+    ),
+    units: bool = typer.Option(False, "--units", help="list every work unit"),
+    json_out: Optional[str] = typer.Option(None, "--json", help="also write the plan as JSON here"),
+) -> None:
+    """Predict, per source, category and task, the sequences, images and tokens RECIPE will build,
+    the shares against its targets, and the GPU-hours of tokenization."""
+    from ..audit.planner import DEFAULT_GPU_IMAGES_PER_S, make_plan, render_plan
+    from ..recipe import load_recipe
+
+    plan = make_plan(load_recipe(recipe), gpu_images_per_s or DEFAULT_GPU_IMAGES_PER_S)
+    render_plan(plan, console, show_units=units)
+    if json_out:
+        with open(json_out, "w", encoding="utf-8") as f:
+            json.dump(plan.to_dict(), f, indent=1)

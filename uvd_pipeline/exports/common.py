@@ -1,0 +1,82 @@
+"""What every export shares: which sequences (split), how often (the recipe's `repeat`), in what
+order, and the special ids around them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..manifests.reader import Dataset
+from ..manifests.schema import RECIPE_FILE
+
+CODEBOOK_SIZE = 8192
+#: LVM's vocabulary: 8192 VQGAN codes + 100 special ids; BOS and EOS are the first two specials.
+DEFAULT_VOCAB_SIZE = 8292
+DEFAULT_BOS = 8192
+DEFAULT_EOS = 8193
+SPLIT_CHOICES = ("train", "test", "all")
+
+
+@dataclass
+class ExportSummary:
+    path: str
+    sequences: int = 0
+    tokens: int = 0  # written, special ids included
+    by_source: dict[str, int] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+
+def check_special(bos: int | None, eos: int | None, vocab_size: int = DEFAULT_VOCAB_SIZE, max_id: int | None = None) -> None:
+    for name, value in (("bos", bos), ("eos", eos)):
+        if value is None:
+            continue
+        if not CODEBOOK_SIZE <= value < vocab_size:
+            raise ValueError(f"--{name} {value}: special ids lie in [{CODEBOOK_SIZE}, {vocab_size}) so they never clash with codes")
+        if max_id is not None and value > max_id:
+            raise ValueError(f"--{name} {value}: does not fit this format (max {max_id})")
+
+
+def source_repeats(ds: Dataset) -> dict[str, int]:
+    """`repeat` per source from the dataset's resolved recipe (1 where absent)."""
+    import yaml
+
+    if not ds.store.exists(RECIPE_FILE):
+        return {}
+    recipe = (yaml.safe_load(ds.store.read_text(RECIPE_FILE)) or {}).get("recipe", {})
+    return {s["name"]: int(s.get("repeat", 1)) for s in recipe.get("sources", [])}
+
+
+def selected_rows(ds: Dataset, split: str = "train") -> list[dict[str, Any]]:
+    """Manifest rows of `split` ("all" for every split), in (unit, index) order."""
+    if split not in SPLIT_CHOICES:
+        raise ValueError(f"split must be one of {', '.join(SPLIT_CHOICES)}, got {split!r}")
+    cols = ["sequence_id", "unit", "index", "shard", "offset", "n_tokens", "source", "split"]
+    rows = ds.manifest.select(cols).to_pylist()
+    rows = [r for r in rows if split == "all" or r["split"] == split]
+    rows.sort(key=lambda r: (r["unit"], r["index"]))
+    return rows
+
+
+def iter_export(ds: Dataset, split: str = "train", repeat: bool = True) -> Iterator[tuple[dict[str, Any], np.ndarray]]:
+    """(row, tokens) in passes: pass k holds every sequence whose source repeats more than k times,
+    so repeated sequences are spread over the file rather than written side by side."""
+    rows = selected_rows(ds, split)
+    repeats = source_repeats(ds) if repeat else {}
+    passes = max([repeats.get(r["source"], 1) for r in rows], default=1)
+    for k in range(passes):
+        for r in rows:
+            if repeats.get(r["source"], 1) > k:
+                yield r, ds.shard(r["shard"])[r["offset"] : r["offset"] + r["n_tokens"]]
+
+
+def with_specials(tokens: np.ndarray, bos: int | None, eos: int | None, dtype: Any) -> np.ndarray:
+    parts = []
+    if bos is not None:
+        parts.append(np.array([bos], dtype))
+    parts.append(np.asarray(tokens, dtype))
+    if eos is not None:
+        parts.append(np.array([eos], dtype))
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]

@@ -1,0 +1,347 @@
+"""Videos with per-frame annotations -> the frames of one seeded clip each, annotations in item.meta.
+
+Three layouts, each a source plugin; their annotations are put in `item.meta` in the shape the image
+renderers take, so the recipe draws them with those renderers:
+
+- `vipseg_video`  VIPSeg: `imgs/<video>/<frame>.jpg` + `panomasks/<video>/<frame>.png` (a palette
+                  PNG whose indices are class ids). meta["maps"]["segmentation"] = the mask's URL
+                  -> renderer `segmentation_map` (fixed 256-colour palette, nearest resize).
+- `jhmdb_video`   JHMDB: `Frames/<class>/<video>/00001.png` + `joint_positions/<class>/<video>/
+                  joint_positions.mat` holding `pos_img` (2 x 15 x frames, pixels). The 15 puppet
+                  joints become COCO's 17 keypoints in meta["annotations"][0]["keypoints"] (eyes and
+                  ears absent, face -> nose) -> renderer `openpose`.
+- `ava_video`     AVA: video files + a CSV of `video_id, timestamp, x1, y1, x2, y2, action_id
+                  [, person_id]` (box corners normalised to [0, 1], one row per person and action at
+                  each annotated second). Each keyframe's people become meta["annotations"] =
+                  [{"bbox": [x, y, w, h] in pixels, "category_id": the person's first action,
+                  "actions": [...], "person_id"}] -> renderer `coco_boxes`. Keyframes are decoded from
+                  the video as in sources/video.py (grab between them, seek to a far start).
+
+A clip is `frames` consecutive annotated frames at a stride from `strides` (in annotated frames;
+same drawing and seeding as sources/video.py: rng_for("video_clip", seed, source name, video id)).
+Frames are counted among the annotated frames: `frame_index` is that position, `frame` names the
+file (or, for AVA, the frame number in the video). The `annotated_video` sequencer pairs each frame
+with its annotation view in either order. A video without enough annotated frames, a missing
+annotation file or video, or a malformed annotation is a reject naming the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import posixpath
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from ..ids import hash_hex, rng_for
+from ..images import IMAGE_EXTENSIONS
+from ..stages import Source
+from ..storage import filesystem, full_path, join, list_files, read_bytes
+from ..types import Image, Item, Reject, WorkUnit
+from .frame_folder import video_folders
+from .image_folder import read_image_file
+from .video import VIDEO_EXTENSIONS, ClipParams, Clip, decode_frames, file_id, frame_id, local_copy, plan_clip, too_short_detail
+
+# JHMDB's puppet joints in the order of pos_img's second axis (JHMDB README).
+JHMDB_JOINTS = (
+    "neck", "belly", "face", "right_shoulder", "left_shoulder", "right_hip", "left_hip", "right_elbow",
+    "left_elbow", "right_knee", "left_knee", "right_wrist", "left_wrist", "right_ankle", "left_ankle",
+)  # fmt: skip
+# For each COCO keypoint (nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles; left
+# before right), the JHMDB joint it is taken from; None: JHMDB has no such joint.
+COCO_FROM_JHMDB: tuple[str | None, ...] = (
+    "face", None, None, None, None, "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+    "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+)  # fmt: skip
+
+
+class AnnotatedClipParams(ClipParams):
+    frames: int = Field(default=8, ge=1, le=8, description="annotated frames per clip (2 images each)")
+    strides: list[int] = Field(default_factory=lambda: [1, 2], min_length=1)
+    path: str = Field(description="the dataset's root folder")
+    unit_size: int = Field(default=8, ge=1, description="videos per work unit")
+
+
+class _AnnotatedVideoSource(Source):
+    Params = AnnotatedClipParams
+
+    def count_records(self, payload: dict[str, Any]) -> int:
+        return len(payload["videos"])
+
+    def clip_for(self, source: str, video_id: str, n_annotated: int, record: str) -> Clip | Reject:
+        p = self.params
+        clip = plan_clip(n_annotated, p.frames, p.strides, rng_for("video_clip", p.seed, source, video_id))
+        if clip is None:
+            detail = too_short_detail(n_annotated, p.frames, p.strides).replace("frames;", "annotated frames;", 1)
+            return Reject(record, "video_too_short", f"{record}: {detail}")
+        return clip
+
+
+def dataset_root(path: str) -> str:
+    """The dataset's root as a URL workers can open (protocol kept for remote stores)."""
+    fs, inner = filesystem(path)
+    return full_path(fs, inner.rstrip("/"))
+
+
+def clip_meta(record: str, video_id: str, clip: Clip, position: int, frame: Any, n_annotated: int) -> dict[str, Any]:
+    return {
+        "video": record,
+        "video_id": video_id,
+        "frame_index": position,
+        "frame": frame,
+        "stride": clip.stride,
+        "start": clip.start,
+        "clip_length": clip.length,
+        "n_frames": n_annotated,
+    }
+
+
+def _read_frames(root: str, record: str, names: list[str], clip: Clip, video_id: str, extra) -> list[Item] | Reject:
+    """The clip's frame files as Items, meta from clip_meta plus `extra(position)`; all or one Reject."""
+    items = []
+    for position in clip.indices:
+        name = names[position]
+        meta = {**clip_meta(record, video_id, clip, position, name, len(names)), **extra(position)}
+        got = read_image_file(join(root, posixpath.join(record, name)), record, meta)
+        if isinstance(got, Reject):
+            return Reject(record, got.reason, f"frame {name}: {got.detail}")
+        items.append(got)
+    return items
+
+
+class VipsegParams(AnnotatedClipParams):
+    images_dir: str = "imgs"
+    masks_dir: str = "panomasks"
+
+
+class VipsegVideoSource(_AnnotatedVideoSource):
+    """`vipseg_video`: frames with palette PNG masks; only frames that have a mask are annotated."""
+
+    Params = VipsegParams
+
+    def units(self) -> list[dict[str, Any]]:
+        p = self.params
+        root = dataset_root(p.path)
+        _, _, images = list_files(join(root, p.images_dir), tuple(IMAGE_EXTENSIONS))
+        _, _, masks = list_files(join(root, p.masks_dir), (".png",))
+        mask_of = {posixpath.splitext(m)[0]: m for m in masks}
+        videos = []
+        for folder, names in video_folders(images).items():
+            pairs = [(n, mask_of.get(posixpath.splitext(posixpath.join(folder, n))[0])) for n in names]
+            pairs = [(n, m) for n, m in pairs if m is not None]
+            videos.append({"video": folder, "frames": [n for n, _ in pairs], "masks": [m for _, m in pairs]})
+        return [{"root": root, "videos": videos[i : i + p.unit_size]} for i in range(0, len(videos), p.unit_size)]
+
+    def read(self, unit: WorkUnit) -> Iterator[Item | Reject]:
+        p = self.params
+        root = unit.payload["root"]
+        for v in unit.payload["videos"]:
+            record, masks = v["video"], v["masks"]
+            video_id = hash_hex("vipseg", record)
+            clip = self.clip_for(unit.source, video_id, len(v["frames"]), record)
+            if isinstance(clip, Reject):
+                yield clip
+                continue
+            mask_url = lambda i: join(join(root, p.masks_dir), masks[i])  # noqa: E731
+            got = _read_frames(join(root, p.images_dir), record, v["frames"], clip, video_id,
+                               lambda i: {"maps": {"segmentation": mask_url(i)}, "mask_file": masks[i]})
+            yield from ([got] if isinstance(got, Reject) else got)
+
+
+class JhmdbParams(AnnotatedClipParams):
+    frames_dir: str = "Frames"
+    joints_dir: str = "joint_positions"
+    joints_file: str = "joint_positions.mat"
+
+
+def jhmdb_to_coco(xy: np.ndarray) -> list[float]:
+    """One frame's (2, 15) JHMDB joints -> COCO's 17 x (x, y, v) flat list (v = 2 labelled, 0 absent)."""
+    out: list[float] = []
+    for name in COCO_FROM_JHMDB:
+        if name is None:
+            out += [0.0, 0.0, 0.0]
+            continue
+        x, y = (float(c) for c in xy[:, JHMDB_JOINTS.index(name)])
+        out += [x, y, 2.0] if math.isfinite(x) and math.isfinite(y) else [0.0, 0.0, 0.0]
+    return out
+
+
+def load_jhmdb_joints(url: str) -> np.ndarray:
+    """pos_img (2 x 15 x frames) from a joint_positions.mat (MATLAB v5 through scipy; no pickle)."""
+    from scipy.io import loadmat
+
+    mat = loadmat(io.BytesIO(read_bytes(url)))
+    if "pos_img" not in mat:
+        raise ValueError(f"no pos_img variable (has {sorted(k for k in mat if not k.startswith('__'))})")
+    pos = np.asarray(mat["pos_img"], dtype=np.float64)
+    if pos.ndim != 3 or pos.shape[:2] != (2, len(JHMDB_JOINTS)):
+        raise ValueError(f"pos_img has shape {pos.shape}, expected (2, {len(JHMDB_JOINTS)}, frames)")
+    return pos
+
+
+class JhmdbVideoSource(_AnnotatedVideoSource):
+    """`jhmdb_video`: frame folders + per-video joint_positions.mat; every frame is annotated."""
+
+    Params = JhmdbParams
+
+    def units(self) -> list[dict[str, Any]]:
+        p = self.params
+        root = dataset_root(p.path)
+        _, _, frames = list_files(join(root, p.frames_dir), tuple(IMAGE_EXTENSIONS))
+        try:
+            _, _, mats = list_files(join(root, p.joints_dir), (p.joints_file.lower(),))
+        except FileNotFoundError:
+            mats = []
+        joints = {posixpath.dirname(m): m for m in mats if posixpath.basename(m) == p.joints_file}
+        folders = video_folders(frames)
+        videos = [{"video": v, "frames": folders.get(v, []), "joints": joints.get(v)} for v in sorted(set(folders) | set(joints))]
+        return [{"root": root, "videos": videos[i : i + p.unit_size]} for i in range(0, len(videos), p.unit_size)]
+
+    def read(self, unit: WorkUnit) -> Iterator[Item | Reject]:
+        p = self.params
+        root = unit.payload["root"]
+        for v in unit.payload["videos"]:
+            record, names = v["video"], v["frames"]
+            if v["joints"] is None:
+                yield Reject(record, "missing_annotation", f"{record}: no {p.joints_dir}/{record}/{p.joints_file}")
+                continue
+            if not names:
+                yield Reject(record, "missing_frames", f"{record}: no frames under {p.frames_dir}/{record}")
+                continue
+            url = join(join(root, p.joints_dir), v["joints"])
+            try:
+                pos = load_jhmdb_joints(url)
+            except Exception as exc:  # scipy raises several types for a broken MAT file
+                yield Reject(record, "bad_annotation", f"{url}: {type(exc).__name__}: {exc}")
+                continue
+            if pos.shape[2] != len(names):
+                yield Reject(record, "annotation_mismatch", f"{url}: {pos.shape[2]} annotated frames for {len(names)} frame files")
+                continue
+            video_id = hash_hex("jhmdb", record)
+            clip = self.clip_for(unit.source, video_id, len(names), record)
+            if isinstance(clip, Reject):
+                yield clip
+                continue
+            got = _read_frames(join(root, p.frames_dir), record, names, clip, video_id,
+                               lambda i: {"annotations": [{"id": i, "keypoints": jhmdb_to_coco(pos[:, :, i])}]})
+            yield from ([got] if isinstance(got, Reject) else got)
+
+
+class AvaParams(AnnotatedClipParams):
+    annotations: str = Field(description="the AVA CSV (no header): video_id, timestamp, x1, y1, x2, y2, action_id[, person_id]")
+    video_extensions: list[str] = Field(default_factory=lambda: list(VIDEO_EXTENSIONS))
+    time_offset: float = Field(default=0.0, description="seconds to subtract from timestamps (trimmed videos)")
+    seek_threshold: int = Field(default=250, ge=1)
+
+
+def parse_ava_rows(text: str, origin: str) -> tuple[dict[str, dict[float, dict[int, dict]]], list[dict[str, str]]]:
+    """video -> timestamp -> person -> {"box", "actions"}; and the rows that could not be read."""
+    videos: dict[str, dict[float, dict[int, dict]]] = {}
+    bad = []
+    for line_no, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if not row or all(not c.strip() for c in row):
+            continue
+        try:
+            if len(row) not in (7, 8):
+                raise ValueError(f"{len(row)} fields, expected 7 or 8")
+            t = float(row[1])
+            box = [float(c) for c in row[2:6]]
+            action = int(row[6])
+            person = int(row[7]) if len(row) == 8 else -1
+            if not all(math.isfinite(c) for c in [t, *box]):
+                raise ValueError("non-finite number")
+        except ValueError as exc:
+            bad.append({"record": f"{origin}:{line_no}", "detail": f"{origin} line {line_no}: {exc}: {row!r}"})
+            continue
+        people = videos.setdefault(row[0], {}).setdefault(t, {})
+        entry = people.setdefault(person, {"box": box, "actions": []})
+        entry["actions"].append(action)
+    return videos, bad
+
+
+class AvaVideoSource(_AnnotatedVideoSource):
+    """`ava_video`: keyframes of video files with person boxes from the AVA CSV."""
+
+    Params = AvaParams
+
+    def units(self) -> list[dict[str, Any]]:
+        p = self.params
+        exts = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in p.video_extensions)
+        fs, inner, files = list_files(p.path, exts)
+        by_stem = {posixpath.splitext(posixpath.basename(f))[0]: f for f in files}
+        rows, bad = parse_ava_rows(read_bytes(p.annotations).decode("utf-8", errors="replace"), posixpath.basename(p.annotations))
+        videos = []
+        for vid in sorted(rows):
+            keyframes = [
+                {"t": t, "people": [{"person": k, **rows[vid][t][k]} for k in sorted(rows[vid][t])]}
+                for t in sorted(rows[vid])
+            ]
+            videos.append({"video": vid, "file": by_stem.get(vid), "keyframes": keyframes})
+        units = [{"root": full_path(fs, inner), "videos": videos[i : i + p.unit_size], "bad_rows": []}
+                 for i in range(0, len(videos), p.unit_size)]
+        if bad:
+            units.append({"root": full_path(fs, inner), "videos": [], "bad_rows": bad})
+        return units
+
+    def count_records(self, payload: dict[str, Any]) -> int:
+        return len(payload["videos"]) + len(payload["bad_rows"])
+
+    def read(self, unit: WorkUnit) -> Iterator[Item | Reject]:
+        for row in unit.payload["bad_rows"]:
+            yield Reject(row["record"], "bad_csv_row", row["detail"])
+        for v in unit.payload["videos"]:
+            if v["file"] is None:
+                yield Reject(v["video"], "missing_video", f"{v['video']}: no video file named so under {unit.payload['root']}")
+                continue
+            yield from self.read_video(join(unit.payload["root"], v["file"]), v, unit.source)
+
+    def read_video(self, url: str, v: dict[str, Any], source: str) -> Iterator[Item | Reject]:
+        import cv2
+
+        p, record, keyframes = self.params, v["video"], v["keyframes"]
+        try:
+            with local_copy(url) as path:
+                video_id = file_id(path)
+                clip = self.clip_for(source, video_id, len(keyframes), record)
+                if isinstance(clip, Reject):
+                    yield clip
+                    return
+                cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
+                fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+                cap.release()
+                if fps <= 0:
+                    yield Reject(record, "unreadable_video", f"{url}: OpenCV/FFmpeg cannot open it or it has no frame rate")
+                    return
+                numbers = [round((keyframes[i]["t"] - p.time_offset) * fps) for i in clip.indices]
+                if numbers[0] < 0 or any(b <= a for a, b in zip(numbers, numbers[1:])):
+                    yield Reject(record, "bad_timestamps", f"{record}: keyframes map to frames {numbers} at {fps} fps")
+                    return
+                try:
+                    frames = decode_frames(path, numbers, p.seek_threshold)
+                except Exception as exc:
+                    yield Reject(record, "keyframe_past_end", f"{record}: frames {numbers}: video ends first ({type(exc).__name__})")
+                    return
+        except OSError as exc:
+            yield Reject(record, "unreadable_file", f"{url}: {exc}")
+            return
+        for position, number, rgb in zip(clip.indices, numbers, frames):
+            h, w = rgb.shape[:2]
+            kf = keyframes[position]
+            anns = [
+                {
+                    "id": person["person"],
+                    "bbox": [person["box"][0] * w, person["box"][1] * h,
+                             (person["box"][2] - person["box"][0]) * w, (person["box"][3] - person["box"][1]) * h],
+                    "category_id": min(person["actions"]),
+                    "actions": sorted(person["actions"]),
+                    "person_id": person["person"],
+                }
+                for person in kf["people"]
+            ]
+            meta = {**clip_meta(record, video_id, clip, position, number, len(keyframes)), "timestamp": kf["t"],
+                    "annotations": anns}
+            yield Item(record=record, image=Image(frame_id(video_id, number), rgb), meta=meta)

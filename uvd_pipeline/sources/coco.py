@@ -1,0 +1,255 @@
+"""COCO annotations (instances, person keypoints; several files merged by annotation id).
+
+One item per image, its annotations in item.meta (JSON-able):
+    {"image_id", "file_name", "width", "height",
+     "annotations": [{"id", "category_id", "category", "iscrowd", "bbox"?, "area"?, "keypoints"?,
+                      "segmentation"?}]}
+`kind` picks what is read and checked: "boxes", "keypoints", "segmentation" (only images with at
+least one annotation of that kind are listed) or "all". Planning reads the JSON files once and puts
+each unit's image entries and raw annotations in its payload, so workers never parse the big file.
+
+Nothing in a COCO file crashes a run: a broken file, an image entry or annotation with a missing or
+malformed field, a negative-size box, a bad polygon, a malformed RLE, a visible keypoint outside
+the image, an unknown category, an annotation pointing at a missing image, or a second image entry
+naming the same file each becomes a reject row with its reason (record "annotation/<id>", "<file>:annotations[<i>]", or the image's file).
+An image keeps its valid annotations; it is rejected when it has none of the `kind` asked for.
+Masks are checked and decoded with pycocotools (renderers/coco_masks.py).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import posixpath
+from collections.abc import Iterator
+from numbers import Real
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import BadInput
+from ..renderers.coco_masks import check_segmentation
+from ..renderers.palette import PALETTE_SIZE
+from ..stages import Source
+from ..storage import filesystem, full_path, join, read_bytes
+from ..types import Item, Reject, WorkUnit
+from .image_folder import read_image_file
+
+Kind = Literal["all", "boxes", "keypoints", "segmentation"]
+FIELDS = {
+    "boxes": ("bbox",),
+    "keypoints": ("bbox", "keypoints", "num_keypoints"),
+    "segmentation": ("bbox", "segmentation", "area"),
+    "all": ("bbox", "keypoints", "num_keypoints", "segmentation", "area"),
+}
+
+
+class CocoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    images: str = Field(description="folder holding the images named by file_name")
+    annotations: list[str] = Field(min_length=1, description="COCO JSON files (instances, person_keypoints)")
+    kind: Kind = Field(default="all", description="which annotations to read and check")
+    images_per_unit: int = Field(default=64, ge=1)
+    max_images: int | None = Field(default=None, ge=1, description="read only the first N listed images")
+
+
+def _problem(record: str, reason: str, detail: str) -> dict[str, str]:
+    return {"record": record, "reason": reason, "detail": detail}
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(float(v))
+
+
+def _has_kind(ann: dict, kind: str) -> bool:
+    if kind == "boxes":
+        return "bbox" in ann
+    if kind == "segmentation":
+        return "segmentation" in ann
+    if kind == "keypoints":
+        kp = ann.get("keypoints")
+        return isinstance(kp, list) and any(_is_num(v) and v > 0 for v in kp[2::3])
+    return True
+
+
+class _Collected:
+    """What planning gathers from the JSON files."""
+
+    def __init__(self) -> None:
+        self.images: dict[int, dict] = {}
+        self.categories: dict[int, str] = {}
+        self.annotations: dict[int, dict] = {}
+        self.problems: list[dict[str, str]] = []
+
+
+def _collect(paths: list[str]) -> _Collected:
+    got = _Collected()
+    for path in paths:
+        name = posixpath.basename(path.rstrip("/"))
+        try:
+            data = json.loads(read_bytes(path))
+        except (OSError, ValueError) as exc:
+            got.problems.append(_problem(name, "bad_coco_file", f"{path}: {type(exc).__name__}: {exc}"))
+            continue
+        missing = [k for k in ("images", "annotations", "categories") if not isinstance(data, dict) or not isinstance(data.get(k), list)]
+        if missing:
+            got.problems.append(_problem(name, "missing_field", f"{path}: no {missing} list at the top level"))
+            continue
+        for i, cat in enumerate(data["categories"]):
+            if not isinstance(cat, dict) or not _is_int(cat.get("id")) or not isinstance(cat.get("name"), str):
+                got.problems.append(_problem(f"{name}:categories[{i}]", "missing_field", "a category needs int 'id' and str 'name'"))
+            else:
+                got.categories[cat["id"]] = cat["name"]
+        for i, img in enumerate(data["images"]):
+            if not isinstance(img, dict) or not _is_int(img.get("id")):
+                got.problems.append(_problem(f"{name}:images[{i}]", "missing_field", "an image entry needs an int 'id'"))
+            else:
+                got.images.setdefault(img["id"], {}).update(img)
+        for i, ann in enumerate(data["annotations"]):
+            if not isinstance(ann, dict) or not _is_int(ann.get("id")) or not _is_int(ann.get("image_id")):
+                got.problems.append(_problem(f"{name}:annotations[{i}]", "missing_field", "an annotation needs int 'id' and 'image_id'"))
+                continue
+            prev = got.annotations.get(ann["id"])
+            if prev is not None and prev["image_id"] != ann["image_id"]:
+                got.problems.append(_problem(f"annotation/{ann['id']}", "conflicting_annotation",
+                                             f"{path}: id {ann['id']} names image {ann['image_id']}, elsewhere {prev['image_id']}"))
+                continue
+            got.annotations.setdefault(ann["id"], {}).update(ann)
+    return got
+
+
+class CocoSource(Source):
+    Params = CocoParams
+
+    def units(self) -> list[dict[str, Any]]:
+        p = self.params
+        got = _collect(p.annotations)
+        by_image: dict[int, list[dict]] = {}
+        keep = set(FIELDS[p.kind]) | {"id", "image_id", "category_id", "iscrowd"}
+        for ann_id in sorted(got.annotations):
+            ann = got.annotations[ann_id]
+            if ann["image_id"] not in got.images:
+                got.problems.append(_problem(f"annotation/{ann_id}", "unknown_image", f"image_id {ann['image_id']} is not in the images list"))
+                continue
+            if _has_kind(ann, p.kind):
+                by_image.setdefault(ann["image_id"], []).append({k: v for k, v in ann.items() if k in keep})
+        listed, names = [], set()
+        for i in sorted(got.images):
+            name = got.images[i].get("file_name")
+            if isinstance(name, str) and name in names:  # records must be unique: one image per file
+                got.problems.append(_problem(f"image/{i}", "duplicate_file_name", f"{name!r} is named by an earlier image id"))
+                continue
+            names.add(name)
+            if p.kind == "all" or i in by_image:
+                listed.append(i)
+        if p.max_images:
+            listed = listed[: p.max_images]
+        fs, inner = filesystem(p.images)
+        root = full_path(fs, inner)
+        categories = {str(k): v for k, v in sorted(got.categories.items())}
+        entries = [{"image": got.images[i], "annotations": by_image.get(i, [])} for i in listed]
+        step = p.images_per_unit
+        units = [{"root": root, "kind": p.kind, "categories": categories, "images": entries[s : s + step], "problems": []}
+                 for s in range(0, len(entries), step)]
+        if got.problems:
+            if not units:
+                units.append({"root": root, "kind": p.kind, "categories": categories, "images": [], "problems": []})
+            units[0]["problems"] = got.problems
+        return units
+
+    def count_records(self, payload: dict[str, Any]) -> int | None:
+        return None  # bad annotations add records only a read finds
+
+    def read(self, unit: WorkUnit) -> Iterator[Item | Reject]:
+        pay = unit.payload
+        for prob in pay.get("problems", []):
+            yield Reject(prob["record"], prob["reason"], prob["detail"])
+        categories = {int(k): v for k, v in pay["categories"].items()}
+        for entry in pay["images"]:
+            yield from self._read_image(pay["root"], pay["kind"], categories, entry)
+
+    def _read_image(self, root: str, kind: str, categories: dict[int, str], entry: dict) -> Iterator[Item | Reject]:
+        img = entry["image"]
+        record = img["file_name"] if isinstance(img.get("file_name"), str) and img["file_name"] else f"image/{img['id']}"
+        w, h = img.get("width"), img.get("height")
+        if not isinstance(img.get("file_name"), str) or not (_is_int(w) and _is_int(h) and w > 0 and h > 0):
+            for ann in entry["annotations"]:
+                yield Reject(f"annotation/{ann['id']}", "bad_image_entry", f"its image {img['id']} is unusable")
+            yield Reject(record, "missing_field", f"image {img['id']} needs str 'file_name' and positive int 'width', 'height'")
+            return
+        valid = []
+        for ann in entry["annotations"]:
+            try:
+                valid.append(check_annotation(ann, kind, categories, w, h))
+            except BadInput as exc:
+                yield Reject(f"annotation/{ann['id']}", exc.reason, f"{img['file_name']}: {exc.detail}")
+        got = read_image_file(join(root, img["file_name"]), record=record)
+        if isinstance(got, Reject):
+            yield got
+            return
+        ph, pw = got.image.pixels.shape[:2]
+        if (pw, ph) != (w, h):
+            yield Reject(record, "size_mismatch", f"the file is {pw}x{ph}, the annotation file says {w}x{h}")
+            return
+        if kind != "all" and not valid:
+            n = len(entry["annotations"])
+            yield Reject(record, "no_valid_annotation", f"none of its {n} {kind} annotation(s) passed the checks")
+            return
+        got.meta = {"image_id": img["id"], "file_name": img["file_name"], "width": w, "height": h, "annotations": valid}
+        yield got
+
+
+def check_annotation(ann: dict, kind: str, categories: dict[int, str], width: int, height: int) -> dict:
+    """A cleaned copy of one annotation, or BadInput naming the field at fault."""
+    cat = ann.get("category_id")
+    if cat is None:
+        raise BadInput("missing_field", f"annotation {ann['id']} has no 'category_id'")
+    if not _is_int(cat) or cat not in categories:
+        raise BadInput("unknown_category", f"annotation {ann['id']}: category_id {cat!r} is not in the categories list")
+    crowd = ann.get("iscrowd", 0)
+    if crowd not in (0, 1):
+        raise BadInput("bad_field", f"annotation {ann['id']}: iscrowd must be 0 or 1, got {crowd!r}")
+    out: dict[str, Any] = {"id": ann["id"], "category_id": cat, "category": categories[cat], "iscrowd": int(crowd)}
+    where = f"annotation {ann['id']}"
+    if "bbox" in ann or kind in ("boxes", "all"):
+        if "bbox" not in ann:
+            raise BadInput("missing_field", f"{where} has no 'bbox'")
+        out["bbox"] = _check_bbox(ann["bbox"], width, height, where)
+    if "keypoints" in ann:
+        out["keypoints"] = _check_keypoints(ann["keypoints"], width, height, where)
+    if "segmentation" in ann:
+        if cat >= PALETTE_SIZE:
+            raise BadInput("category_out_of_palette", f"{where}: category {cat} has no colour in the {PALETTE_SIZE}-colour palette")
+        out["segmentation"] = check_segmentation(ann["segmentation"], width, height, where)
+    if _is_num(ann.get("area")):
+        out["area"] = float(ann["area"])
+    return out
+
+
+def _check_bbox(bbox: Any, width: int, height: int, where: str) -> list[float]:
+    if not isinstance(bbox, list) or len(bbox) != 4 or not all(_is_num(v) for v in bbox):
+        raise BadInput("bad_bbox", f"{where}: bbox must be 4 finite numbers [x, y, w, h], got {bbox!r}")
+    x, y, bw, bh = (float(v) for v in bbox)
+    if bw <= 0 or bh <= 0:
+        raise BadInput("bad_bbox", f"{where}: bbox {bbox} has a non-positive size")
+    if x >= width or y >= height or x + bw <= 0 or y + bh <= 0:
+        raise BadInput("bbox_outside_image", f"{where}: bbox {bbox} lies outside the {width}x{height} image")
+    return [x, y, bw, bh]
+
+
+def _check_keypoints(kp: Any, width: int, height: int, where: str) -> list[float]:
+    if not isinstance(kp, list) or len(kp) != 51 or not all(_is_num(v) for v in kp):
+        n = len(kp) if isinstance(kp, list) else type(kp).__name__
+        raise BadInput("bad_keypoints", f"{where}: keypoints must be 17 x (x, y, v) finite numbers, got {n}")
+    for j in range(17):
+        x, y, v = kp[3 * j : 3 * j + 3]
+        if v not in (0, 1, 2):
+            raise BadInput("bad_keypoints", f"{where}: keypoint {j} has visibility {v!r}, not 0, 1 or 2")
+        if v > 0 and not (0 <= x <= width and 0 <= y <= height):
+            raise BadInput("keypoint_outside_image",
+                           f"{where}: keypoint {j} at ({x:g}, {y:g}) lies outside the {width}x{height} image")
+    return [float(v) for v in kp]
