@@ -96,36 +96,46 @@ def register_by_value() -> None:
 
 
 class TreeRss:
-    """Peak of the summed RSS of a process and all its descendants, sampled in a thread."""
+    """Peak of the summed memory of a process and all its descendants, sampled in a thread:
+    RSS (what `ps` shows; shared pages count once per process) and, with pss=True, PSS (shared
+    pages split among the processes that map them, so the sum is the tree's real footprint)."""
 
-    def __init__(self, pid: int, every: float = 0.05) -> None:
+    def __init__(self, pid: int, every: float = 0.05, pss: bool = False) -> None:
         import psutil
 
         self.root = psutil.Process(pid)
         self.every = every
+        self.pss = pss
         self.peak = 0
+        self.peak_pss = 0
         self.samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _total(self) -> int:
+    def _totals(self) -> tuple[int, int]:
         import psutil
 
-        total = 0
+        rss = pss = 0
         try:
             procs = [self.root, *self.root.children(recursive=True)]
         except psutil.Error:
-            return 0
+            return 0, 0
         for p in procs:
             try:
-                total += p.memory_info().rss
+                if self.pss:
+                    info = p.memory_full_info()
+                    pss += info.pss
+                else:
+                    info = p.memory_info()
+                rss += info.rss
             except psutil.Error:
                 continue
-        return total
+        return rss, pss
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, self._total())
+            rss, pss = self._totals()
+            self.peak, self.peak_pss = max(self.peak, rss), max(self.peak_pss, pss)
             self.samples += 1
             self._stop.wait(self.every)
 

@@ -28,7 +28,7 @@ from .types import TOKENS_PER_IMAGE
 
 #: evaluation task -> the dataset task names that hold its (input, annotation) pairs
 PAIR_TASKS: dict[str, tuple[str, ...]] = {
-    "segmentation": ("segmentation", "semantic_segmentation", "seg"),
+    "segmentation": ("segmentation", "semantic_segmentation", "coco_segmentation", "seg"),
     "depth": ("depth", "depth_estimation"),
     "normals": ("normals", "surface_normals", "surface_normal", "normal"),
     "edges": ("edges", "edge_detection", "edge"),

@@ -20,6 +20,10 @@ KINDS: dict[str, tuple[str, type[Plugin]]] = {
 }
 
 
+class PluginImportError(UnknownPluginError):
+    """An installed entry point whose module or object fails to import."""
+
+
 @dataclass(frozen=True)
 class PluginInfo:
     kind: str
@@ -55,7 +59,12 @@ def load(kind: str, name: str) -> type[Plugin]:
     if name not in eps:
         known = ", ".join(sorted(eps)) or "(none installed)"
         raise UnknownPluginError(f"unknown {kind} plugin {name!r}; known {kind}s: {known}")
-    cls = eps[name].load()
+    try:
+        cls = eps[name].load()
+    except Exception as exc:  # a broken plugin is reported with its cause, not as a traceback
+        raise PluginImportError(
+            f"{kind} plugin {name!r} ({eps[name].value}) does not import: {type(exc).__name__}: {exc}"
+        ) from exc
     base = KINDS[kind][1]
     if not (isinstance(cls, type) and issubclass(cls, base)):
         raise UnknownPluginError(f"{kind} plugin {name!r} ({eps[name].value}) is not a {base.__name__} subclass")
@@ -82,6 +91,8 @@ def describe() -> list[PluginInfo]:
             error = ""
             try:
                 load(kind, name)
+            except PluginImportError as exc:
+                error = f"{type(exc.__cause__).__name__}: {exc.__cause__}"
             except Exception as exc:  # a broken plugin must not break the listing
                 error = f"{type(exc).__name__}: {exc}"
             rows.append(PluginInfo(kind, name, ep.value, dist, version, error))

@@ -60,7 +60,7 @@ def broken_site(tmp_path_factory) -> Path:
 
 
 def uvd(*args: str, site: Path | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
+    env = dict(os.environ, COLUMNS="200")  # rich wraps at the terminal width
     if site is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(site), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return subprocess.run(
@@ -90,7 +90,22 @@ def test_check_fails_on_a_broken_plugin_with_a_clear_message(broken_site):
 def test_check_reports_a_plugin_that_does_not_import(broken_site):
     res = uvd("plugins", "check", "probe_needs_lib", site=broken_site)
     assert res.returncode == 1
-    assert "plugin 'probe_needs_lib' does not load: ImportError: uvd_probe_needs_lib needs libfoo" in res.stderr
+    assert (
+        "transform plugin 'probe_needs_lib' (uvd_probe_needs_lib:Anything) does not import: "
+        "ImportError: uvd_probe_needs_lib needs libfoo" in res.stderr
+    )
+
+
+def test_a_recipe_naming_a_plugin_that_does_not_import_is_refused_without_a_traceback(broken_site, tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "sources:\n  - name: x\n    plugin: image_folder\n    params: {path: .}\n"
+        "    category: unlabelled_images\n    transforms: [{plugin: probe_needs_lib}]\n"
+    )
+    res = uvd("run", str(recipe), "--out", str(tmp_path / "out"), "--engine", "local", site=broken_site)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "sources[0].transforms[0].plugin: transform plugin 'probe_needs_lib'" in res.stderr
+    assert "ImportError: uvd_probe_needs_lib needs libfoo" in res.stderr
 
 
 def test_check_passes_a_good_plugin_including_a_fresh_worker(broken_site):

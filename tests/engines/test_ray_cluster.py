@@ -5,6 +5,7 @@ the final dataset equals the local engine's."""
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -43,26 +44,29 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """A real head node on this machine, started (and ended) by this fixture alone: its
-    processes share one process group, so stopping it touches no other Ray on the machine."""
+    processes share one process group, so stopping it touches no other Ray on the machine.
+    Yields (address, environment a driver needs: Ray's token authentication with this test's
+    own token, so nothing is read from or written to ~/.ray)."""
     port = _free_port()
+    env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
     temp_dir = tmp_path_factory.mktemp("ray")
     log = (temp_dir / "ray-start.log").open("w")
     proc = subprocess.Popen(
         [str(RAY), "start", "--head", "--block", "--num-cpus", "2", "--port", str(port),
          "--node-ip-address", "127.0.0.1", "--include-dashboard=false", "--disable-usage-stats",
          "--object-store-memory", str(200 * 2**20), "--temp-dir", str(temp_dir)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **env},
     )
     try:
         deadline = time.time() + 90
         while "Ray runtime started" not in (temp_dir / "ray-start.log").read_text():
             assert proc.poll() is None and time.time() < deadline, (temp_dir / "ray-start.log").read_text()
             time.sleep(0.5)
-        yield f"127.0.0.1:{port}"
+        yield f"127.0.0.1:{port}", env
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
         try:
@@ -94,8 +98,9 @@ def recipe_path(samples, tmp_path) -> Path:
 
 
 def test_run_on_an_existing_cluster_matches_local(cluster, recipe_path, tmp_path, local_digest):
+    address, env = cluster
     out = tmp_path / "out"
-    proc = _uvd_run(recipe_path, out, "--engine", "ray", "--address", cluster, "--workers", "2")
+    proc = _uvd_run(recipe_path, out, "--engine", "ray", "--address", address, "--workers", "2", env=env)
     assert proc.returncode == 0, proc.stderr
     assert dataset_digest(open_dataset(str(out))) == local_digest
     assert verify_dataset(str(out)) == []
@@ -106,8 +111,9 @@ def test_killed_unit_worker_and_tokenizer_actor_lose_nothing(cluster, recipe_pat
     actor's process dies on its first batch; Ray retries the task and restarts the actor."""
     task_marker, actor_marker = tmp_path / "task-killed", tmp_path / "actor-killed"
     fault = f"task:web_images-000002:{task_marker},actor:{actor_marker}"
+    address, env = cluster
     out = tmp_path / "out"
-    proc = _uvd_run(recipe_path, out, "--engine", "ray", "--address", cluster, "--workers", "2", env={FAULT_ENV: fault})
+    proc = _uvd_run(recipe_path, out, "--engine", "ray", "--address", address, "--workers", "2", env={**env, FAULT_ENV: fault})
     assert task_marker.exists() and actor_marker.exists(), "the faults never fired"
     assert proc.returncode == 0, proc.stderr
     assert dataset_digest(open_dataset(str(out))) == local_digest

@@ -12,8 +12,17 @@ def views(obj: str, start: int, n: int = 16, per_orbit: int = 24) -> list[Item]:
     out = []
     for j in range(n):
         view = (start + j) % per_orbit
-        meta = {"object": obj, "mesh_id": f"m-{obj}", "view": view, "order": j, "azimuth_deg": view * 360.0 / per_orbit,
-                "elevation_deg": 12.5, "radius": 1.9, "views_per_orbit": per_orbit, "sequence_length": n}
+        meta = {
+            "object": obj,
+            "mesh_id": f"m-{obj}",
+            "view": view,
+            "order": j,
+            "azimuth_deg": view * 360.0 / per_orbit,
+            "elevation_deg": 12.5,
+            "radius": 1.9,
+            "views_per_orbit": per_orbit,
+            "sequence_length": n,
+        }
         out.append(Item(f"{obj}.glb", Image(f"{obj}:{view}", np.full((256, 256, 3), view, np.uint8)), meta))
     return out
 
@@ -40,7 +49,11 @@ def test_missing_or_out_of_order_views_reject_the_object():
     other_orbit = views("c", 0)
     other_orbit[7].meta["radius"] = 2.1
     out = build(missing + moved + other_orbit)
-    assert [(o.record, o.reason) for o in out] == [("a.glb", "broken_orbit"), ("b.glb", "broken_orbit"), ("c.glb", "broken_orbit")]
+    assert [(o.record, o.reason) for o in out] == [
+        ("a.glb", "broken_orbit"),
+        ("b.glb", "broken_orbit"),
+        ("c.glb", "broken_orbit"),
+    ]
     assert "15 views where the source made 16" in out[0].detail
     assert "expected view 4" in out[1].detail and "another camera orbit" in out[2].detail
 

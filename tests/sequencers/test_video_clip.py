@@ -9,8 +9,16 @@ from uvd_pipeline.types import Image, Item, Reject, VisualSequence
 
 
 def frame(video: str, index: int, start: int, stride: int, length: int = 16) -> Item:
-    meta = {"video": video, "video_id": f"id-{video}", "frame_index": index, "stride": stride, "start": start,
-            "clip_length": length, "n_frames": 500, "fps": 25.0}
+    meta = {
+        "video": video,
+        "video_id": f"id-{video}",
+        "frame_index": index,
+        "stride": stride,
+        "start": start,
+        "clip_length": length,
+        "n_frames": 500,
+        "fps": 25.0,
+    }
     return Item(video, Image(f"{video}:{index}", np.full((256, 256, 3), index % 256, np.uint8)), meta)
 
 
@@ -27,8 +35,15 @@ def test_one_sequence_per_clip_with_its_frame_indices():
     assert all(isinstance(s, VisualSequence) for s in out) and len(out) == 2
     a, b = out
     assert a.image_ids == [f"a.mp4:{7 + 20 * k}" for k in range(16)] and a.records == ["a.mp4"]
-    assert a.provenance == {"video": "a.mp4", "video_id": "id-a.mp4", "frame_indices": [7 + 20 * k for k in range(16)],
-                            "stride": 20, "start": 7, "n_frames": 500, "fps": 25.0}
+    assert a.provenance == {
+        "video": "a.mp4",
+        "video_id": "id-a.mp4",
+        "frame_indices": [7 + 20 * k for k in range(16)],
+        "stride": 20,
+        "start": 7,
+        "n_frames": 500,
+        "fps": 25.0,
+    }
     assert a.split_key == "id-a.mp4" and b.provenance["frame_indices"] == list(range(0, 160, 10))
 
 

@@ -69,8 +69,19 @@ def test_view_ids_name_the_mesh_bytes_and_the_camera(folder):
     (views,) = got.values()
     mesh_id = bytes_id((folder / "robot.glb").read_bytes())
     v = views[3]
-    camera = {"radius": v.meta["radius"], "elevation_deg": v.meta["elevation_deg"], "azimuth_deg": v.meta["azimuth_deg"]}
-    render = {"size": 64, "yfov_deg": 49.1, "background": [255, 255, 255], "ambient": 0.3, "key_light": 3.0, "fill_light": 1.5}
+    camera = {
+        "radius": v.meta["radius"],
+        "elevation_deg": v.meta["elevation_deg"],
+        "azimuth_deg": v.meta["azimuth_deg"],
+    }
+    render = {
+        "size": 64,
+        "yfov_deg": 49.1,
+        "background": [255, 255, 255],
+        "ambient": 0.3,
+        "key_light": 3.0,
+        "fill_light": 1.5,
+    }
     assert v.image.id == derived_id(mesh_id, ORBIT_PLUGIN, ORBIT_VERSION, {"camera": camera, "render": render})
     assert v.meta["mesh_id"] == mesh_id
 
@@ -86,7 +97,9 @@ def test_cameras_are_seeded_per_object_not_per_unit(folder):
 
 
 def test_start_view_and_sequence_length_are_parameters(folder):
-    got = by_record(read(MeshFolderSource(path=str(folder), extensions=["ply"], start_view=20, sequence_length=6, **SMALL)))
+    got = by_record(
+        read(MeshFolderSource(path=str(folder), extensions=["ply"], start_view=20, sequence_length=6, **SMALL))
+    )
     (views,) = got.values()
     assert [v.meta["view"] for v in views] == [20, 21, 22, 23, 0, 1]
     with pytest.raises(ValueError, match="start_view"):

@@ -46,6 +46,19 @@ def _b64(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
+def _matplotlib() -> Any:
+    try:
+        import matplotlib
+    except ImportError:
+        from ..errors import UvdError
+
+        raise UvdError("the HTML report draws its plots with matplotlib: pip install 'uvd-pipeline[audit]'") from None
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def _figure_png(fig: Any) -> bytes:
     import matplotlib.pyplot as plt
 
@@ -57,11 +70,7 @@ def _figure_png(fig: Any) -> bytes:
 
 def make_plots(report: AuditReport) -> list[tuple[str, bytes]]:
     """(title, PNG bytes) for each plot the report has data for."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
+    plt = _matplotlib()
     plots: list[tuple[str, bytes]] = []
     cats = report.groups["category"]
     if cats:

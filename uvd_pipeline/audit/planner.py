@@ -175,7 +175,7 @@ def render_plan(plan: Plan, console: Any, show_units: bool = False) -> None:
     t = plan.totals
     console.print(
         f"tokenization: {t.images:,} images at {plan.gpu_images_per_s:,.0f} images/s per GPU = "
-        f"[bold]{plan.gpu_hours:,.2f} GPU-hours[/]"
+        f"[bold]{plan.gpu_hours:,.4g} GPU-hours[/]"
         + ("" if plan.gpu_images_per_s != DEFAULT_GPU_IMAGES_PER_S else f" ({GPU_RATE_ORIGIN})"),
         highlight=False,
     )

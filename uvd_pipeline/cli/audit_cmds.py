@@ -20,8 +20,7 @@ def audit_cmd(
     psnr: bool = typer.Option(False, "--psnr", help="decode the kept raw sample and report PSNR per task (loads the VQGAN)"),
     json_out: Optional[str] = typer.Option(None, "--json", help="also write the report as JSON here"),
 ) -> None:
-    """Composition of a committed dataset: tokens, images and sequences by category, source, task
-    and split; shares against targets; rejects by reason."""
+    """Composition of a committed dataset: tokens, images and sequences by category, source, task and split; shares against targets; rejects by reason."""
     from ..audit.report import build_report, render_report
     from ..manifests.reader import Dataset
 
@@ -70,8 +69,7 @@ def preview_cmd(
     sample: bool = typer.Option(False, "--sample", help="(re)write the dataset's raw sample under previews/"),
     per_task: int = typer.Option(4, min=1, help="with --sample: sequences kept per task"),
 ) -> None:
-    """Decode SEQUENCE_ID's tokens with the dataset's tokenizer into a contact sheet (raw above
-    decoded where the raw sample has it), or with --sample keep a raw sample of every task."""
+    """Decode SEQUENCE_ID's tokens with the dataset's tokenizer into a contact sheet (raw above decoded where the raw sample has it), or with --sample keep a raw sample of every task."""
     from ..previews import preview_sequence, write_raw_previews
 
     if sample:

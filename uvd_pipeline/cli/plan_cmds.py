@@ -14,16 +14,18 @@ from .app import app, console
 def plan_cmd(
     recipe: str = typer.Argument(..., help="recipe YAML (local path or fsspec URL)"),
     gpu_images_per_s: Optional[float] = typer.Option(
-        None, "--gpu-images-per-s", min=0.001, help="tokenizer throughput per GPU (default: the LVM VQGAN estimate)"
+        None, "--gpu-images-per-s", help="tokenizer throughput per GPU (default: the LVM VQGAN estimate)"
     ),
     units: bool = typer.Option(False, "--units", help="list every work unit"),
     json_out: Optional[str] = typer.Option(None, "--json", help="also write the plan as JSON here"),
 ) -> None:
-    """Predict, per source, category and task, the sequences, images and tokens RECIPE will build,
-    the shares against its targets, and the GPU-hours of tokenization."""
+    """Predict, per source, category and task, the sequences, images and tokens RECIPE will build, the shares against its targets, and the GPU-hours of tokenization."""
     from ..audit.planner import DEFAULT_GPU_IMAGES_PER_S, make_plan, render_plan
     from ..recipe import load_recipe
+    from .app import fail
 
+    if gpu_images_per_s is not None and gpu_images_per_s <= 0:
+        fail(f"--gpu-images-per-s must be > 0, got {gpu_images_per_s}")
     plan = make_plan(load_recipe(recipe), gpu_images_per_s or DEFAULT_GPU_IMAGES_PER_S)
     render_plan(plan, console, show_units=units)
     if json_out:

@@ -81,8 +81,7 @@ def plugins_check(
     fresh_process: bool = typer.Option(True, "--fresh-process/--no-fresh-process", help="also ship it to a new Python process"),
 ) -> None:
     """Run the conformance suite against an installed plugin; exit 1 if any check fails."""
-    from ..errors import UnknownPluginError
-    from ..registry import KINDS
+    from ..registry import KINDS, PluginImportError
     from ..testing import conformance, find_plugin
     from ..testing.report import FAIL, PASS
 
@@ -98,14 +97,8 @@ def plugins_check(
             fail("--params: expected a JSON object of params")
     try:
         found_kind, cls = find_plugin(name, kind)
-    except UnknownPluginError:
-        raise  # not installed or ambiguous: a usage error (exit 2)
-    except Exception as exc:  # the entry point exists but its module does not import
-        err_console.print(
-            f"[red]✗[/] plugin {name!r} does not load: {type(exc).__name__}: {escape(str(exc))}",
-            highlight=False,
-            soft_wrap=True,
-        )
+    except PluginImportError as exc:  # installed, but its module does not import: the plugin fails
+        err_console.print(f"[red]✗[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_FAILED) from None
     report = conformance(found_kind, cls, parsed, fresh_process=fresh_process)
     marks = {PASS: "[green]✓[/]", FAIL: "[red]✗[/]"}

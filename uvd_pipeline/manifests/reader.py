@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import DatasetError
-from .schema import DATASET_FILE, LEDGER_DIR, MANIFEST_SCHEMA, REJECTS_SCHEMA
+from .schema import DATASET_FILE, LEDGER_DIR, MANIFEST_SCHEMA, RECIPE_FILE, REJECTS_SCHEMA
 from .store import OutputStore
 
 
@@ -25,8 +25,10 @@ class Dataset:
 
     def __init__(self, root: str) -> None:
         self.store = OutputStore(root)
-        if not self.store.exists(LEDGER_DIR):
-            raise DatasetError(f"{root}: not a uvd output directory (no {LEDGER_DIR}/)")
+        # Object stores have no empty folders: before its first commit, an output is known by
+        # the resolved recipe that `uvd run` writes first.
+        if not self.store.exists(LEDGER_DIR) and not self.store.exists(RECIPE_FILE):
+            raise DatasetError(f"{root}: not a uvd output directory (no {LEDGER_DIR}/ nor {RECIPE_FILE})")
         self._shards: dict[str, np.ndarray] = {}
 
     @cached_property

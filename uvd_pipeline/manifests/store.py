@@ -4,6 +4,11 @@ Data files get content-addressed names (`<unit>-<sha256[:16]>.<ext>`), so writin
 writes the same bytes, and a reader only ever looks at files that a ledger entry names. The ledger
 entry is the commit point: written last, to a temporary name and renamed where the filesystem can
 rename atomically (local disks), or in one PUT on object stores (which are atomic per object).
+
+On object stores nothing is renamed: `fs.pipe_file` sends a file in one PUT (s3fs: below 100 MiB;
+larger data files go as a multipart upload, which S3 also makes visible only when complete), and
+listings and existence checks drop fsspec's listing cache first, since other processes (Ray
+workers, Beam workers) commit units behind this process's back.
 """
 
 from __future__ import annotations
@@ -29,7 +34,13 @@ class OutputStore:
         self.fs.makedirs(self.path(rel), exist_ok=True)
 
     def exists(self, rel: str) -> bool:
+        self._forget_listing(rel)
         return self.fs.exists(self.path(rel))
+
+    def _forget_listing(self, rel: str) -> None:
+        """Object-store listings are cached per process; other workers write behind our back."""
+        if not self.local:
+            self.fs.invalidate_cache(self.path(rel))
 
     def read_bytes(self, rel: str) -> bytes:
         with self.fs.open(self.path(rel), "rb") as f:
@@ -48,9 +59,8 @@ class OutputStore:
                 f.flush()
                 _fsync(f)
             self.fs.mv(tmp, final)
-        else:
-            with self.fs.open(final, "wb") as f:
-                f.write(data)
+        else:  # one PUT: the object appears whole or not at all
+            self.fs.pipe_file(final, data)
 
     def write_text(self, rel: str, text: str) -> None:
         self.write_bytes(rel, text.encode("utf-8"))
@@ -58,6 +68,7 @@ class OutputStore:
     def list(self, rel: str, suffix: str = "") -> list[str]:
         """File names (not paths) directly under rel, sorted; temporary files are skipped."""
         p = self.path(rel)
+        self._forget_listing(rel)
         if not self.fs.exists(p):
             return []
         names = [n.rstrip("/").rsplit("/", 1)[-1] for n in self.fs.ls(p, detail=False)]

@@ -8,6 +8,7 @@ checks raise BadInput (a reject with a reason), never a crash.
 from __future__ import annotations
 
 import math
+import warnings
 from numbers import Real
 from typing import Any
 
@@ -26,6 +27,12 @@ def _mask_api():
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
         raise ImportError("COCO masks need pycocotools: pip install 'uvd-pipeline[coco]'") from exc
     return mask
+
+
+def _decode(mask_api, rle) -> np.ndarray:
+    with warnings.catch_warnings():  # pycocotools' own numpy-2 copy= deprecation, not ours to fix
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return mask_api.decode(rle)
 
 
 def _is_number(v: Any) -> bool:
@@ -86,7 +93,7 @@ def _check_rle(rle: dict, width: int, height: int, where: str) -> dict:
     mask_api = _mask_api()
     compressed = {"size": [height, width], "counts": counts.encode("ascii")}
     try:
-        decoded = mask_api.decode(compressed)
+        decoded = _decode(mask_api, compressed)
         area = int(mask_api.area(compressed))
     except (ValueError, TypeError) as exc:
         raise BadInput("bad_rle", f"{where}: {exc}") from None
@@ -105,4 +112,4 @@ def decode_segmentation(seg: Any, width: int, height: int, where: str = "") -> n
         rle = mask_api.frPyObjects(seg, height, width)
     else:
         rle = {"size": seg["size"], "counts": seg["counts"].encode("ascii")}
-    return mask_api.decode(rle).astype(bool)
+    return _decode(mask_api, rle).astype(bool)

@@ -62,7 +62,9 @@ class Camera:
         return asdict(self)
 
 
-def orbit_cameras(radius: float, elevation_deg: float, views: list[int], views_per_orbit: int = ORBIT_VIEWS) -> list[Camera]:
+def orbit_cameras(
+    radius: float, elevation_deg: float, views: list[int], views_per_orbit: int = ORBIT_VIEWS
+) -> list[Camera]:
     """Cameras for view numbers on an orbit; view k sits at azimuth (k mod n) * 360/n degrees exactly."""
     step = 360.0 / views_per_orbit
     return [Camera(radius, elevation_deg, (k % views_per_orbit) * step) for k in views]

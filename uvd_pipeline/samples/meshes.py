@@ -24,7 +24,9 @@ def toy_robot(rng: np.random.Generator):
     parts = [
         _coloured(trimesh.creation.box((0.6, 0.8, 0.4)), rng.integers(40, 255, 3)),
         _coloured(trimesh.creation.icosphere(2, 0.22).apply_translation([0, 0.62, 0]), rng.integers(40, 255, 3)),
-        _coloured(trimesh.creation.box((0.15, 0.6, 0.15)).apply_translation([0.42, 0.1, 0.1]), rng.integers(40, 255, 3)),
+        _coloured(
+            trimesh.creation.box((0.15, 0.6, 0.15)).apply_translation([0.42, 0.1, 0.1]), rng.integers(40, 255, 3)
+        ),
         _coloured(trimesh.creation.cylinder(0.08, 0.5).apply_translation([-0.2, -0.6, 0.0]), rng.integers(40, 255, 3)),
         _coloured(trimesh.creation.cone(0.12, 0.3).apply_translation([0.0, 0.3, 0.32]), (250, 120, 20)),
     ]

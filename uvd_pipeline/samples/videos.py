@@ -241,7 +241,9 @@ def _puppet(cx: float, cy: float, r: float, phase: float) -> np.ndarray:
     )
 
 
-def make_ava(root: Path, rng: np.random.Generator, videos: int = 2, seconds: int = 12, fps: float = 10.0) -> dict[str, int]:
+def make_ava(
+    root: Path, rng: np.random.Generator, videos: int = 2, seconds: int = 12, fps: float = 10.0
+) -> dict[str, int]:
     """`ava/videos/<id>.mp4` + `ava/annotations.csv` in AVA's layout: video_id, middle-frame timestamp
     (seconds), x1, y1, x2, y2 (normalised to [0, 1]), action_id, person_id; one row per person box at
     every annotated second (AVA annotates one keyframe a second)."""

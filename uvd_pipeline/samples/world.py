@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .annotated import make_coco, make_dense, make_imagenet, make_paired
 from .meshes import make_meshes, make_objaverse_cache
 from .pictures import picture
 from .videos import make_annotated_videos, make_frame_folders, make_videos
@@ -83,6 +84,10 @@ PARTS: dict[str, Callable[[Path, np.random.Generator], dict[str, int]]] = {
     "annotated_videos": make_annotated_videos,
     "meshes": make_meshes,
     "objaverse": make_objaverse_cache,
+    "imagenet": make_imagenet,
+    "coco": make_coco,
+    "dense_maps": make_dense,
+    "paired": make_paired,
 }
 
 

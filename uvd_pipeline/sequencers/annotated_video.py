@@ -17,14 +17,15 @@ provenance, and takes the video's id as split key.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..stages import Sequencer
 from ..types import MAX_IMAGES_PER_SEQUENCE, Item, Reject, VisualSequence
-from .video_clip import check_clip, clip_provenance, group_clips
+from .video_clip import check_clip, clip_provenance, example_clip, group_clips
 
 
 class AnnotatedVideoParams(BaseModel):
@@ -37,6 +38,12 @@ class AnnotatedVideoParams(BaseModel):
 
 class AnnotatedVideoSequencer(Sequencer):
     Params = AnnotatedVideoParams
+
+    @classmethod
+    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
+        broken = example_clip("w", 0, 1, 8, views=("openpose",))
+        broken[2].views = {}
+        return {"items": example_clip("v", 3, 2, 8, views=("openpose",)), "bad_items": broken}
 
     def build(self, items: list[Item], rng: np.random.Generator) -> Iterator[VisualSequence | Reject]:
         clips, rejects = group_clips(items)
@@ -72,7 +79,9 @@ class AnnotatedVideoSequencer(Sequencer):
 
     def _check_views(self, frames: list[Item]) -> str:
         if 2 * len(frames) > MAX_IMAGES_PER_SEQUENCE:
-            return f"{len(frames)} frames make {2 * len(frames)} images, over {MAX_IMAGES_PER_SEQUENCE}: use frames <= 8"
+            return (
+                f"{len(frames)} frames make {2 * len(frames)} images, over {MAX_IMAGES_PER_SEQUENCE}: use frames <= 8"
+            )
         names = [self._view_name(f) for f in frames]
         if any(n is None for n in names):
             k = names.index(None)

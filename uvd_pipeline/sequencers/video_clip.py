@@ -11,11 +11,13 @@ video's id: every clip of a video falls in the same split.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..stages import Sequencer
-from ..types import Item, Reject, VisualSequence
+from ..types import Image, Item, Reject, VisualSequence
 
 REQUIRED_META = ("video", "video_id", "frame_index", "stride", "start", "clip_length")
 PROVENANCE_META = ("n_frames", "fps")
@@ -28,7 +30,9 @@ def group_clips(items: list[Item]) -> tuple[dict[tuple, list[Item]], list[Reject
     for item in items:
         missing = [k for k in REQUIRED_META if k not in item.meta]
         if missing:
-            rejects.append(Reject(item.record, "not_a_video_frame", f"meta lacks {', '.join(missing)} (use a video source)"))
+            rejects.append(
+                Reject(item.record, "not_a_video_frame", f"meta lacks {', '.join(missing)} (use a video source)")
+            )
             continue
         m = item.meta
         clips.setdefault((m["video"], m["start"], m["stride"]), []).append(item)
@@ -41,7 +45,9 @@ def check_clip(frames: list[Item]) -> str:
     expected = [m["start"] + k * m["stride"] for k in range(m["clip_length"])]
     got = [f.meta["frame_index"] for f in frames]
     if got != expected:
-        return f"frame indices {got} do not follow start {m['start']} and stride {m['stride']} ({m['clip_length']} frames)"
+        return (
+            f"frame indices {got} do not follow start {m['start']} and stride {m['stride']} ({m['clip_length']} frames)"
+        )
     return ""
 
 
@@ -58,7 +64,34 @@ def clip_provenance(frames: list[Item]) -> dict:
     return prov
 
 
+def example_clip(video: str, start: int, stride: int, length: int, views: tuple[str, ...] = ()) -> list[Item]:
+    """Frames of one clip as a video source tags them, 256x256 (for the conformance suite and tests)."""
+    rng = np.random.default_rng([start, stride, length])
+    out = []
+    for k in range(length):
+        i = start + k * stride
+        meta = {
+            "video": video,
+            "video_id": f"id-{video}",
+            "frame_index": i,
+            "frame": i,
+            "stride": stride,
+            "start": start,
+            "clip_length": length,
+        }
+        px = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+        views_ = {v: Image(f"{video}:{i}:{v}", 255 - px) for v in views}
+        out.append(Item(video, Image(f"{video}:{i}", px), meta, views_))
+    return out
+
+
 class VideoClipSequencer(Sequencer):
+    @classmethod
+    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
+        gap = example_clip("gap.mp4", 0, 10, 16)
+        del gap[3]
+        return {"items": example_clip("a.mp4", 5, 10, 16) + example_clip("b.avi", 0, 20, 16), "bad_items": gap}
+
     def build(self, items: list[Item], rng: np.random.Generator) -> Iterator[VisualSequence | Reject]:
         clips, rejects = group_clips(items)
         yield from rejects

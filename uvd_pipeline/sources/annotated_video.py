@@ -32,6 +32,7 @@ import io
 import math
 import posixpath
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,18 @@ from ..storage import filesystem, full_path, join, list_files, read_bytes
 from ..types import Image, Item, Reject, WorkUnit
 from .frame_folder import video_folders
 from .image_folder import read_image_file
-from .video import VIDEO_EXTENSIONS, ClipParams, Clip, decode_frames, file_id, frame_id, local_copy, plan_clip, too_short_detail
+from .video import (
+    VIDEO_EXTENSIONS,
+    Clip,
+    ClipParams,
+    _cv2,
+    decode_frames,
+    file_id,
+    frame_id,
+    local_copy,
+    plan_clip,
+    too_short_detail,
+)
 
 # JHMDB's puppet joints in the order of pos_img's second axis (JHMDB README).
 JHMDB_JOINTS = (
@@ -123,6 +135,13 @@ class VipsegVideoSource(_AnnotatedVideoSource):
 
     Params = VipsegParams
 
+    @classmethod
+    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
+        from ..samples.videos import make_vipseg
+
+        make_vipseg(tmp_dir, np.random.default_rng(0), videos=1, n=6)
+        return {"params": {"path": str(tmp_dir / "vipseg"), "frames": 3, "strides": [1]}}
+
     def units(self) -> list[dict[str, Any]]:
         p = self.params
         root = dataset_root(p.path)
@@ -147,8 +166,14 @@ class VipsegVideoSource(_AnnotatedVideoSource):
                 yield clip
                 continue
             mask_url = lambda i: join(join(root, p.masks_dir), masks[i])  # noqa: E731
-            got = _read_frames(join(root, p.images_dir), record, v["frames"], clip, video_id,
-                               lambda i: {"maps": {"segmentation": mask_url(i)}, "mask_file": masks[i]})
+            got = _read_frames(
+                join(root, p.images_dir),
+                record,
+                v["frames"],
+                clip,
+                video_id,
+                lambda i: {"maps": {"segmentation": mask_url(i)}, "mask_file": masks[i]},
+            )
             yield from ([got] if isinstance(got, Reject) else got)
 
 
@@ -170,11 +195,19 @@ def jhmdb_to_coco(xy: np.ndarray) -> list[float]:
     return out
 
 
+def _scipy_loadmat():
+    try:
+        from scipy.io import loadmat
+    except ImportError as exc:
+        raise ImportError(
+            f"jhmdb_video reads .mat files with scipy: pip install 'uvd-pipeline[video]' ({exc})"
+        ) from None
+    return loadmat
+
+
 def load_jhmdb_joints(url: str) -> np.ndarray:
     """pos_img (2 x 15 x frames) from a joint_positions.mat (MATLAB v5 through scipy; no pickle)."""
-    from scipy.io import loadmat
-
-    mat = loadmat(io.BytesIO(read_bytes(url)))
+    mat = _scipy_loadmat()(io.BytesIO(read_bytes(url)))
     if "pos_img" not in mat:
         raise ValueError(f"no pos_img variable (has {sorted(k for k in mat if not k.startswith('__'))})")
     pos = np.asarray(mat["pos_img"], dtype=np.float64)
@@ -188,6 +221,13 @@ class JhmdbVideoSource(_AnnotatedVideoSource):
 
     Params = JhmdbParams
 
+    @classmethod
+    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
+        from ..samples.videos import make_jhmdb
+
+        make_jhmdb(tmp_dir, np.random.default_rng(0), videos=1, n=6)
+        return {"params": {"path": str(tmp_dir / "jhmdb"), "frames": 3, "strides": [1]}}
+
     def units(self) -> list[dict[str, Any]]:
         p = self.params
         root = dataset_root(p.path)
@@ -198,12 +238,16 @@ class JhmdbVideoSource(_AnnotatedVideoSource):
             mats = []
         joints = {posixpath.dirname(m): m for m in mats if posixpath.basename(m) == p.joints_file}
         folders = video_folders(frames)
-        videos = [{"video": v, "frames": folders.get(v, []), "joints": joints.get(v)} for v in sorted(set(folders) | set(joints))]
+        videos = [
+            {"video": v, "frames": folders.get(v, []), "joints": joints.get(v)}
+            for v in sorted(set(folders) | set(joints))
+        ]
         return [{"root": root, "videos": videos[i : i + p.unit_size]} for i in range(0, len(videos), p.unit_size)]
 
     def read(self, unit: WorkUnit) -> Iterator[Item | Reject]:
         p = self.params
         root = unit.payload["root"]
+        _scipy_loadmat()  # a missing scipy fails the unit with the install hint, not every video
         for v in unit.payload["videos"]:
             record, names = v["video"], v["frames"]
             if v["joints"] is None:
@@ -219,20 +263,32 @@ class JhmdbVideoSource(_AnnotatedVideoSource):
                 yield Reject(record, "bad_annotation", f"{url}: {type(exc).__name__}: {exc}")
                 continue
             if pos.shape[2] != len(names):
-                yield Reject(record, "annotation_mismatch", f"{url}: {pos.shape[2]} annotated frames for {len(names)} frame files")
+                yield Reject(
+                    record,
+                    "annotation_mismatch",
+                    f"{url}: {pos.shape[2]} annotated frames for {len(names)} frame files",
+                )
                 continue
             video_id = hash_hex("jhmdb", record)
             clip = self.clip_for(unit.source, video_id, len(names), record)
             if isinstance(clip, Reject):
                 yield clip
                 continue
-            got = _read_frames(join(root, p.frames_dir), record, names, clip, video_id,
-                               lambda i: {"annotations": [{"id": i, "keypoints": jhmdb_to_coco(pos[:, :, i])}]})
+            got = _read_frames(
+                join(root, p.frames_dir),
+                record,
+                names,
+                clip,
+                video_id,
+                lambda i: {"annotations": [{"id": i, "keypoints": jhmdb_to_coco(pos[:, :, i])}]},
+            )
             yield from ([got] if isinstance(got, Reject) else got)
 
 
 class AvaParams(AnnotatedClipParams):
-    annotations: str = Field(description="the AVA CSV (no header): video_id, timestamp, x1, y1, x2, y2, action_id[, person_id]")
+    annotations: str = Field(
+        description="the AVA CSV (no header): video_id, timestamp, x1, y1, x2, y2, action_id[, person_id]"
+    )
     video_extensions: list[str] = Field(default_factory=lambda: list(VIDEO_EXTENSIONS))
     time_offset: float = Field(default=0.0, description="seconds to subtract from timestamps (trimmed videos)")
     seek_threshold: int = Field(default=250, ge=1)
@@ -242,7 +298,11 @@ def parse_ava_rows(text: str, origin: str) -> tuple[dict[str, dict[float, dict[i
     """video -> timestamp -> person -> {"box", "actions"}; and the rows that could not be read."""
     videos: dict[str, dict[float, dict[int, dict]]] = {}
     bad = []
-    for line_no, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:
+        raise ValueError(f"{origin}: not a CSV file ({exc})") from None
+    for line_no, row in enumerate(rows, start=1):
         if not row or all(not c.strip() for c in row):
             continue
         try:
@@ -268,12 +328,22 @@ class AvaVideoSource(_AnnotatedVideoSource):
 
     Params = AvaParams
 
+    @classmethod
+    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
+        from ..samples.videos import make_ava
+
+        make_ava(tmp_dir, np.random.default_rng(0), videos=1, seconds=6, fps=5.0)
+        ava = tmp_dir / "ava"
+        return {"params": {"path": str(ava / "videos"), "annotations": str(ava / "annotations.csv"), "frames": 3}}
+
     def units(self) -> list[dict[str, Any]]:
         p = self.params
         exts = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in p.video_extensions)
         fs, inner, files = list_files(p.path, exts)
         by_stem = {posixpath.splitext(posixpath.basename(f))[0]: f for f in files}
-        rows, bad = parse_ava_rows(read_bytes(p.annotations).decode("utf-8", errors="replace"), posixpath.basename(p.annotations))
+        rows, bad = parse_ava_rows(
+            read_bytes(p.annotations).decode("utf-8", errors="replace"), posixpath.basename(p.annotations)
+        )
         videos = []
         for vid in sorted(rows):
             keyframes = [
@@ -281,8 +351,10 @@ class AvaVideoSource(_AnnotatedVideoSource):
                 for t in sorted(rows[vid])
             ]
             videos.append({"video": vid, "file": by_stem.get(vid), "keyframes": keyframes})
-        units = [{"root": full_path(fs, inner), "videos": videos[i : i + p.unit_size], "bad_rows": []}
-                 for i in range(0, len(videos), p.unit_size)]
+        units = [
+            {"root": full_path(fs, inner), "videos": videos[i : i + p.unit_size], "bad_rows": []}
+            for i in range(0, len(videos), p.unit_size)
+        ]
         if bad:
             units.append({"root": full_path(fs, inner), "videos": [], "bad_rows": bad})
         return units
@@ -295,12 +367,14 @@ class AvaVideoSource(_AnnotatedVideoSource):
             yield Reject(row["record"], "bad_csv_row", row["detail"])
         for v in unit.payload["videos"]:
             if v["file"] is None:
-                yield Reject(v["video"], "missing_video", f"{v['video']}: no video file named so under {unit.payload['root']}")
+                yield Reject(
+                    v["video"], "missing_video", f"{v['video']}: no video file named so under {unit.payload['root']}"
+                )
                 continue
             yield from self.read_video(join(unit.payload["root"], v["file"]), v, unit.source)
 
     def read_video(self, url: str, v: dict[str, Any], source: str) -> Iterator[Item | Reject]:
-        import cv2
+        cv2 = _cv2()
 
         p, record, keyframes = self.params, v["video"], v["keyframes"]
         try:
@@ -314,7 +388,9 @@ class AvaVideoSource(_AnnotatedVideoSource):
                 fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
                 cap.release()
                 if fps <= 0:
-                    yield Reject(record, "unreadable_video", f"{url}: OpenCV/FFmpeg cannot open it or it has no frame rate")
+                    yield Reject(
+                        record, "unreadable_video", f"{url}: OpenCV/FFmpeg cannot open it or it has no frame rate"
+                    )
                     return
                 numbers = [round((keyframes[i]["t"] - p.time_offset) * fps) for i in clip.indices]
                 if numbers[0] < 0 or any(b <= a for a, b in zip(numbers, numbers[1:])):
@@ -323,7 +399,11 @@ class AvaVideoSource(_AnnotatedVideoSource):
                 try:
                     frames = decode_frames(path, numbers, p.seek_threshold)
                 except Exception as exc:
-                    yield Reject(record, "keyframe_past_end", f"{record}: frames {numbers}: video ends first ({type(exc).__name__})")
+                    yield Reject(
+                        record,
+                        "keyframe_past_end",
+                        f"{record}: frames {numbers}: video ends first ({type(exc).__name__})",
+                    )
                     return
         except OSError as exc:
             yield Reject(record, "unreadable_file", f"{url}: {exc}")
@@ -334,14 +414,21 @@ class AvaVideoSource(_AnnotatedVideoSource):
             anns = [
                 {
                     "id": person["person"],
-                    "bbox": [person["box"][0] * w, person["box"][1] * h,
-                             (person["box"][2] - person["box"][0]) * w, (person["box"][3] - person["box"][1]) * h],
+                    "bbox": [
+                        person["box"][0] * w,
+                        person["box"][1] * h,
+                        (person["box"][2] - person["box"][0]) * w,
+                        (person["box"][3] - person["box"][1]) * h,
+                    ],
                     "category_id": min(person["actions"]),
                     "actions": sorted(person["actions"]),
                     "person_id": person["person"],
                 }
                 for person in kf["people"]
             ]
-            meta = {**clip_meta(record, video_id, clip, position, number, len(keyframes)), "timestamp": kf["t"],
-                    "annotations": anns}
+            meta = {
+                **clip_meta(record, video_id, clip, position, number, len(keyframes)),
+                "timestamp": kf["t"],
+                "annotations": anns,
+            }
             yield Item(record=record, image=Image(frame_id(video_id, number), rgb), meta=meta)

@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..errors import BadInput
@@ -66,7 +68,9 @@ class OrbitParams(BaseModel):
             raise ValueError(f"radius_range must be 0 < low <= high, got {self.radius_range}")
         elo, ehi = self.elevation_range_deg
         if not -89.0 <= elo <= ehi <= 89.0:
-            raise ValueError(f"elevation_range_deg must lie in [-89, 89] with low <= high, got {self.elevation_range_deg}")
+            raise ValueError(
+                f"elevation_range_deg must lie in [-89, 89] with low <= high, got {self.elevation_range_deg}"
+            )
         if self.sequence_length > self.views_per_orbit:
             raise ValueError("sequence_length cannot exceed views_per_orbit (views would repeat)")
         if self.start_view is not None and self.start_view >= self.views_per_orbit:
@@ -88,12 +92,16 @@ class OrbitMaker:
     def close(self) -> None:
         self.renderer.close()
 
-    def views(self, data: bytes, file_type: str, record: str, object_id: str, source: str, resolver: Any = None) -> list[Item] | Reject:
+    def views(
+        self, data: bytes, file_type: str, record: str, object_id: str, source: str, resolver: Any = None
+    ) -> list[Item] | Reject:
         from ..renderers.orbit import load_mesh_scene, normalize_to_unit_cube
 
         p = self.params
         if len(data) > p.max_file_bytes:
-            return Reject(record, "file_too_large", f"{record}: {len(data)} bytes over max_file_bytes={p.max_file_bytes}")
+            return Reject(
+                record, "file_too_large", f"{record}: {len(data)} bytes over max_file_bytes={p.max_file_bytes}"
+            )
         try:
             scene = normalize_to_unit_cube(load_mesh_scene(data, file_type, record, self.limits, resolver))
         except BadInput as exc:
@@ -145,6 +153,15 @@ class MeshFolderSource(Source):
 
     Params = MeshFolderParams
 
+    @classmethod
+    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
+        from ..samples.meshes import toy_robot, vase
+
+        rng = np.random.default_rng(0)
+        (tmp_dir / "robot.glb").write_bytes(toy_robot(rng).export(file_type="glb"))
+        vase(rng).export(tmp_dir / "vase.obj")
+        return {"params": {"path": str(tmp_dir), "size": 32, "sequence_length": 4}}
+
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self._maker: OrbitMaker | None = None
@@ -187,7 +204,9 @@ def read_mesh_file(maker: OrbitMaker, url: str, record: str, object_id: str, sou
     try:
         size = fs.size(inner)
         if size is not None and size > maker.params.max_file_bytes:
-            yield Reject(record, "file_too_large", f"{url}: {size} bytes over max_file_bytes={maker.params.max_file_bytes}")
+            yield Reject(
+                record, "file_too_large", f"{url}: {size} bytes over max_file_bytes={maker.params.max_file_bytes}"
+            )
             return
         with fs.open(inner, "rb") as f:
             data = f.read()

@@ -26,8 +26,10 @@ import json
 import os
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import Field
 
 from ..ids import hash_hex
@@ -54,7 +56,9 @@ def _package() -> Any:
     try:
         import objaverse
     except ImportError as exc:
-        raise ImportError(f"the objaverse source needs the objaverse extra: pip install 'uvd-pipeline[objaverse]' ({exc})") from None
+        raise ImportError(
+            f"the objaverse source needs the objaverse extra: pip install 'uvd-pipeline[objaverse]' ({exc})"
+        ) from None
     return objaverse
 
 
@@ -96,6 +100,14 @@ def read_object_paths(cache_dir: str) -> dict[str, str]:
 class ObjaverseSource(Source):
     Params = ObjaverseParams
 
+    @classmethod
+    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
+        from ..samples.meshes import make_objaverse_cache
+
+        make_objaverse_cache(tmp_dir, np.random.default_rng(0))
+        cache = tmp_dir / "objaverse" / "hf-objaverse-v1"
+        return {"params": {"cache_dir": str(cache), "size": 32, "sequence_length": 4}}
+
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self._maker: OrbitMaker | None = None
@@ -123,9 +135,7 @@ class ObjaverseSource(Source):
         uids = sorted(dict.fromkeys(available))
         if p.limit is not None:
             uids = sorted(sorted(uids, key=lambda u: hash_hex("objaverse", p.seed, u))[: p.limit])
-        return [
-            {"cache_dir": cache, "uids": uids[i : i + p.unit_size]} for i in range(0, len(uids), p.unit_size)
-        ]
+        return [{"cache_dir": cache, "uids": uids[i : i + p.unit_size]} for i in range(0, len(uids), p.unit_size)]
 
     def count_records(self, payload: dict[str, Any]) -> int:
         return len(payload["uids"])
@@ -143,7 +153,9 @@ class ObjaverseSource(Source):
         for uid in uids:
             path = local.get(uid)
             if path is None or not os.path.exists(path):
-                where = "the download returned no file" if self.params.download else "not in the cache (download: false)"
+                where = (
+                    "the download returned no file" if self.params.download else "not in the cache (download: false)"
+                )
                 yield Reject(uid, "not_in_cache", f"{uid}: {where} at {cache}")
                 continue
             yield from read_mesh_file(self._maker, path, uid, uid, unit.source)

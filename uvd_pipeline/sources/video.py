@@ -36,6 +36,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -107,12 +108,23 @@ class VideoParams(ClipParams):
     extensions: list[str] = Field(default_factory=lambda: list(VIDEO_EXTENSIONS))
     recursive: bool = True
     unit_size: int = Field(default=8, ge=1, description="videos per work unit")
-    seek_threshold: int = Field(default=250, ge=1, description="seek instead of grabbing when a clip starts this far in")
+    seek_threshold: int = Field(
+        default=250, ge=1, description="seek instead of grabbing when a clip starts this far in"
+    )
     max_frame_pixels: int = Field(default=4096 * 2304, ge=1, description="frames larger than this are rejected")
 
 
 class VideoSource(Source):
     Params = VideoParams
+
+    @classmethod
+    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
+        from ..samples.videos import Scene, write_video
+
+        rng = np.random.default_rng(0)
+        write_video(tmp_dir / "clip.mp4", "mp4v", (f for f, _, _ in Scene(rng, 48, 32).frames(40)))
+        write_video(tmp_dir / "short.avi", "MJPG", (f for f, _, _ in Scene(rng, 48, 32).frames(5)))
+        return {"params": {"path": str(tmp_dir), "frames": 4, "strides": [3, 5]}}
 
     def units(self) -> list[dict[str, Any]]:
         p = self.params
@@ -180,6 +192,9 @@ def local_copy(url: str) -> Iterator[str]:
 
 
 def _cv2() -> Any:
+    # FFmpeg's own messages ("moov atom not found", ...) would repeat on stderr what the reject rows
+    # already say; keep them quiet unless the user set a level.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     try:
         import cv2
     except ImportError as exc:
@@ -205,7 +220,9 @@ def sample_clip(
             return Reject(record, "unreadable_video", f"{record}: OpenCV/FFmpeg cannot open it")
         width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         if width * height > p.max_frame_pixels:
-            return Reject(record, "frame_too_large", f"{record}: {width}x{height} over max_frame_pixels={p.max_frame_pixels}")
+            return Reject(
+                record, "frame_too_large", f"{record}: {width}x{height} over max_frame_pixels={p.max_frame_pixels}"
+            )
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         reported = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
     finally:
@@ -222,7 +239,9 @@ def sample_clip(
                 n_frames = count_frames(path)  # the container over-reported; plan on the real count
                 rng = rng_for("video_clip_recount", video_id, n_frames)
                 continue
-            return Reject(record, "decode_failed", f"{record}: decoding stopped at frame {end.frames_seen} of {n_frames}")
+            return Reject(
+                record, "decode_failed", f"{record}: decoding stopped at frame {end.frames_seen} of {n_frames}"
+            )
         if not frames or frames[0].size == 0:
             return Reject(record, "decode_failed", f"{record}: empty frames")
         return clip, frames, {"n_frames": n_frames, "fps": fps}

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from .. import registry
 from ..errors import UnknownPluginError
@@ -86,22 +87,26 @@ def conformance(
             )
             return report
         params = dict(params or {})
-        report.run("params", lambda: _check_params(cls, params))
-        subject = kinds.make_subject(kind, cls, params, example, inputs, seed, max_units)
-        if subject is None:
+        later = ("outputs", "inputs kept", "determinism", "bad input", "pickling") + (("fresh worker",) if fresh_process else ())
+        if not report.run("params", lambda: _check_params(cls, params)):
+            for name in later:
+                report.run(name, _skip("needs params that validate (see 'params')"))
             return report
+        found: list[Subject] = []
         baseline: list[str] = []
 
         def outputs() -> str | None:
-            outs = subject.run()
-            note = kinds.check_outputs(subject, outs)
+            found.append(kinds.make_subject(kind, cls, params, example, inputs, seed, max_units))  # sources plan here
+            outs = found[0].run()
+            note = kinds.check_outputs(found[0], outs)
             baseline.append(fingerprint(outs))
             return note
 
         if not report.run("outputs", outputs):
-            for name in ("inputs kept", "determinism", "bad input", "pickling", "fresh worker"):
+            for name in later[1:]:
                 report.run(name, _skip("needs a clean run on the sample inputs (see 'outputs')"))
             return report
+        subject = found[0]
         report.run("inputs kept", lambda: kinds.check_inputs_kept(subject))
         report.run("determinism", lambda: _check_determinism(subject, baseline[0]))
         report.run("bad input", lambda: kinds.check_bad_input(subject, example, tmp / "bad"))
@@ -137,7 +142,14 @@ def _check_params(cls: type[Plugin], params: dict[str, Any]) -> str:
         f"{cls.__name__}.Params must set model_config = ConfigDict(extra='forbid'), "
         "so that a misspelt recipe key is an error rather than silently ignored"
     )
-    plugin = cls(**params)
+    try:
+        plugin = cls(**params)
+    except ValidationError as exc:
+        wrong = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors())
+        raise AssertionError(
+            f"params {params} do not validate ({wrong}); declare conformance_example(tmp_dir) "
+            "returning {'params': {...}}, or pass params (uvd plugins check --params JSON)"
+        ) from None
     as_dict = plugin.params_dict
     canonical_json(as_dict)
     again = cls(**as_dict).params_dict

@@ -1,8 +1,9 @@
 """The kind-specific half of the conformance suite: sample inputs, output rules, bad inputs.
 
 What counts as "bad input handled" follows pipeline/build.py: a source's read() must yield
-Reject rows (an exception fails the whole unit); a renderer may raise BadInput or ValueError (the
-item becomes a reject); a transform or sequencer may raise BadInput only.
+Reject rows (an exception fails the whole unit); a renderer or transform may raise BadInput or
+ValueError (the item becomes a reject); a sequencer may raise BadInput only (all its items become
+rejects).
 """
 
 from __future__ import annotations
@@ -263,8 +264,10 @@ def _bad_transform(subject, example, tmp) -> str:
         except BadInput as exc:
             _collect(problems, lambda: validate.check_bad_input_reason(exc, label))
             continue
+        except ValueError:
+            continue  # build.py rejects the item as 'bad_annotation'
         except Exception as exc:
-            problems.append(f"{label}: apply() raised {type(exc).__name__}: {exc}")
+            problems.append(f"{label}: apply() raised {type(exc).__name__}: {exc} — raise errors.BadInput(reason, detail)")
             continue
         _collect(problems, lambda: validate.check_transformed(out, label))
     _fail_if(problems, len(cases))

@@ -29,6 +29,62 @@ class CheckpointError(ValueError):
     """A checkpoint folder or file that cannot be used (names the file)."""
 
 
+#: Where checkpoints given as URLs (s3://, gs://, hf://, ...) are copied; env UVD_CACHE_DIR moves it.
+def cache_root() -> str:
+    base = os.environ.get("UVD_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "uvd_pipeline")
+    return os.path.join(base, "checkpoints")
+
+
+def local_checkpoint(path: str | os.PathLike) -> str:
+    """A local path for a checkpoint folder given as a local path or an fsspec URL.
+
+    A URL's ``config.json`` and weights file are copied once into ``cache_root()/<key>/``, where
+    the key hashes the URL with each file's size and ETag/mtime as the store reports them, so a
+    changed checkpoint is fetched again. The copy is made in a temporary folder and renamed into
+    place, so concurrent workers on one machine never load a half-copied file.
+    """
+    import json
+    import shutil
+    import tempfile
+
+    from fsspec.core import url_to_fs
+
+    text = os.fspath(path)
+    if "://" not in text or text.startswith("file://"):
+        return text.removeprefix("file://")
+    fs, inner = url_to_fs(text)
+    inner = inner.rstrip("/")
+    if not fs.isdir(inner):
+        raise FileNotFoundError(f"VQGAN checkpoint folder not found: {text}")
+    names = [CONFIG_NAME] + [n for n in WEIGHTS_NAMES if fs.isfile(f"{inner}/{n}")][:1]
+    if len(names) < 2:
+        raise FileNotFoundError(
+            f"VQGAN checkpoint folder {text} has no weights file (looked for {', '.join(WEIGHTS_NAMES)})"
+        )
+    stamps = []
+    for name in names:
+        info = fs.info(f"{inner}/{name}")
+        stamp = info.get("ETag") or info.get("etag") or info.get("mtime") or info.get("LastModified") or ""
+        stamps.append([name, info.get("size"), str(stamp)])
+    key = hashlib.sha256(json.dumps([text, stamps]).encode("utf-8")).hexdigest()[:32]
+    target = os.path.join(cache_root(), key)
+    if os.path.isfile(os.path.join(target, CONFIG_NAME)):
+        return target
+    os.makedirs(cache_root(), exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".partial-", dir=cache_root())
+    try:
+        for name in names:
+            fs.get_file(f"{inner}/{name}", os.path.join(tmp, name))
+        try:
+            os.rename(tmp, target)
+        except OSError:  # another process won the race: its copy is the same files
+            if not os.path.isfile(os.path.join(target, CONFIG_NAME)):
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
 def find_weights_file(path: str | os.PathLike) -> str:
     folder = os.fspath(path)
     if not os.path.isdir(folder):
@@ -133,7 +189,7 @@ def checkpoint_sha256(path: str | os.PathLike) -> str:
     the weights file that :func:`find_weights_file` picks (so extra files do not count).
     A path to a single file hashes that file's bytes.
     """
-    path = os.fspath(path)
+    path = local_checkpoint(path)
     if os.path.isfile(path):
         return _file_sha256(path)
     config_file = os.path.join(path, CONFIG_NAME)

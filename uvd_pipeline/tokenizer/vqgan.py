@@ -101,8 +101,9 @@ class VQGAN:
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, **kwargs: Any) -> "VQGAN":
         """Load an open-muse ``VQGANModel`` folder: ``config.json`` + ``model.safetensors``
-        or ``pytorch_model.bin`` (safetensors preferred when both are present)."""
-        folder = os.fspath(path)
+        or ``pytorch_model.bin`` (safetensors preferred when both are present). ``path`` may be
+        an fsspec URL (s3://, gs://, hf://, ...): the folder is copied to a local cache first."""
+        folder = ckpt.local_checkpoint(path)
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"VQGAN checkpoint folder not found: {folder}")
         config = VQGANConfig.from_json_file(os.path.join(folder, CONFIG_NAME))

@@ -1,0 +1,176 @@
+"""Annotated videos: VIPSeg palette masks, JHMDB joints, AVA box CSV -> frames whose meta the image
+renderers draw; seeded clips among annotated frames; missing and malformed annotations as rejects."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+cv2 = pytest.importorskip("cv2")
+scipy_io = pytest.importorskip("scipy.io")
+
+from uvd_pipeline.ids import bytes_id  # noqa: E402
+from uvd_pipeline.renderers.boxes import BoxesRenderer  # noqa: E402
+from uvd_pipeline.renderers.dense import SegmentationMapRenderer  # noqa: E402
+from uvd_pipeline.renderers.openpose import OpenPoseRenderer  # noqa: E402
+from uvd_pipeline.renderers.palette import colours_to_ids  # noqa: E402
+from uvd_pipeline.samples.videos import make_ava, make_jhmdb, make_vipseg  # noqa: E402
+from uvd_pipeline.sources.annotated_video import (  # noqa: E402
+    AvaVideoSource,
+    JhmdbVideoSource,
+    VipsegVideoSource,
+    jhmdb_to_coco,
+    parse_ava_rows,
+)
+from uvd_pipeline.types import Item, Reject, WorkUnit  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("annotated")
+    rng = np.random.default_rng(7)
+    make_vipseg(root, rng)
+    make_jhmdb(root, rng)
+    make_ava(root, rng)
+    return root
+
+
+def read(src, name="src"):
+    out = []
+    for i, payload in enumerate(src.units()):
+        out += list(src.read(WorkUnit(f"{name}-{i:06d}", name, i, payload)))
+    return out
+
+
+def clips(outs) -> dict[str, list[Item]]:
+    got: dict[str, list[Item]] = {}
+    for o in outs:
+        if isinstance(o, Item):
+            got.setdefault(o.record, []).append(o)
+    return got
+
+
+def assert_follows_stride(frames: list[Item], length: int = 8) -> None:
+    m = frames[0].meta
+    assert [f.meta["frame_index"] for f in frames] == [m["start"] + m["stride"] * k for k in range(length)]
+
+
+def test_vipseg_frames_carry_their_palette_masks_for_the_segmentation_renderer(world):
+    outs = read(VipsegVideoSource(path=str(world / "vipseg")))
+    got = clips(outs)
+    assert sorted(got) == ["001_clip", "002_clip", "003_broken_mask"]
+    renderer = SegmentationMapRenderer()
+    for video, frames in got.items():
+        assert len(frames) == 8
+        assert_follows_stride(frames)
+        for f in frames:
+            mask_path = world / "vipseg" / "panomasks" / f.meta["mask_file"]
+            assert f.meta["maps"]["segmentation"] == str(mask_path)
+            assert f.image.id == bytes_id((world / "vipseg" / "imgs" / video / f.meta["frame"]).read_bytes())
+            if video != "003_broken_mask":
+                ids = np.asarray(Image.open(mask_path))
+                assert np.array_equal(colours_to_ids(renderer.render(f)), ids)
+    # 003 has 12 frames and 11 masks: the unmasked frame is not a candidate.
+    assert got["003_broken_mask"][0].meta["n_frames"] == 11
+
+
+def test_jhmdb_joints_become_coco_keypoints_for_the_openpose_renderer(world):
+    got = clips(read(JhmdbVideoSource(path=str(world / "jhmdb"))))
+    assert sorted(got) == ["jump/person_01", "wave/person_00"]
+    pos = scipy_io.loadmat(world / "jhmdb" / "joint_positions" / "wave" / "person_00" / "joint_positions.mat")[
+        "pos_img"
+    ]
+    renderer = OpenPoseRenderer()
+    for f in got["wave/person_00"]:
+        i = f.meta["frame_index"]
+        assert f.meta["frame"] == f"{i + 1:05d}.png"
+        kp = np.asarray(f.meta["annotations"][0]["keypoints"]).reshape(17, 3)
+        assert np.allclose(kp[5, :2], pos[:, 4, i]) and np.allclose(kp[6, :2], pos[:, 3, i])  # shoulders
+        assert np.allclose(kp[0, :2], pos[:, 2, i])  # nose <- face
+        assert (kp[1:5, 2] == 0).all() and (kp[5:, 2] == 2).all()  # no eyes/ears in JHMDB
+        drawn = renderer.render(f)
+        assert drawn.shape == f.image.pixels.shape and drawn.any()
+
+
+def test_jhmdb_to_coco_maps_every_joint_by_name():
+    xy = np.vstack([np.arange(15) * 10.0, np.arange(15) * 10.0 + 1])
+    kp = np.asarray(jhmdb_to_coco(xy)).reshape(17, 3)
+    # COCO left_wrist (9) <- JHMDB left_wrist (12); right_ankle (16) <- right_ankle (13)
+    assert tuple(kp[9]) == (120.0, 121.0, 2.0) and tuple(kp[16]) == (130.0, 131.0, 2.0)
+    xy[:, 0] = np.nan  # the neck is not a COCO keypoint: nothing changes
+    assert jhmdb_to_coco(xy) == list(kp.reshape(-1))
+
+
+def test_jhmdb_missing_broken_or_mismatched_joint_files_are_rejects(world, tmp_path):
+    import shutil
+
+    shutil.copytree(world / "jhmdb", tmp_path / "jhmdb")
+    joints = tmp_path / "jhmdb" / "joint_positions"
+    (joints / "jump" / "person_01" / "joint_positions.mat").write_bytes(b"MATLAB 5.0 but nothing else")
+    mat = scipy_io.loadmat(joints / "wave" / "person_00" / "joint_positions.mat")
+    scipy_io.savemat(joints / "wave" / "person_00" / "joint_positions.mat", {"pos_img": mat["pos_img"][:, :, :20]})
+    (joints / "ghost" / "v").mkdir(parents=True)
+    scipy_io.savemat(joints / "ghost" / "v" / "joint_positions.mat", {"pos_img": np.zeros((2, 15, 3))})
+    outs = read(JhmdbVideoSource(path=str(tmp_path / "jhmdb")))
+    assert all(isinstance(o, Reject) for o in outs)
+    assert {o.record: o.reason for o in outs} == {
+        "ghost/v": "missing_frames",
+        "jump/person_01": "bad_annotation",
+        "wave/no_joints": "missing_annotation",
+        "wave/person_00": "annotation_mismatch",
+    }
+
+
+def test_ava_keyframes_are_decoded_with_their_people_as_pixel_boxes(world):
+    src = AvaVideoSource(path=str(world / "ava" / "videos"), annotations=str(world / "ava" / "annotations.csv"))
+    outs = read(src)
+    got = clips(outs)
+    assert sorted(got) == ["sample00ava", "sample01ava"]
+    rows, _ = parse_ava_rows((world / "ava" / "annotations.csv").read_text(), "annotations.csv")
+    renderer = BoxesRenderer()
+    for video, frames in got.items():
+        assert_follows_stride(frames)
+        cap = cv2.VideoCapture(str(world / "ava" / "videos" / f"{video}.mp4"))
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        reference = []
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            reference.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        for f in frames:
+            t = f.meta["timestamp"]
+            assert f.meta["frame"] == round(t * fps)
+            assert np.array_equal(f.image.pixels, reference[f.meta["frame"]])
+            h, w = f.image.pixels.shape[:2]
+            anns = {a["person_id"]: a for a in f.meta["annotations"]}
+            assert sorted(anns) == sorted(rows[video][t])
+            x1, y1, x2, y2 = rows[video][t][0]["box"]
+            assert np.allclose(anns[0]["bbox"], [x1 * w, y1 * h, (x2 - x1) * w, (y2 - y1) * h])
+            assert anns[0]["actions"] == [12, 79] and anns[0]["category_id"] == 12  # one box, two actions
+            assert not np.array_equal(renderer.render(f), f.image.pixels)
+    rejects = {o.record: o.reason for o in outs if isinstance(o, Reject)}
+    assert rejects == {"no_such_video": "missing_video", "annotations.csv:" + str(_bad_line(world)): "bad_csv_row"}
+
+
+def _bad_line(world) -> int:
+    lines = (world / "ava" / "annotations.csv").read_text().splitlines()
+    return next(i for i, line in enumerate(lines, start=1) if ",three," in line)
+
+
+def test_ava_time_offset_and_too_few_keyframes(world):
+    # Timestamps past the video's end (an offset in the wrong direction) end as rejects, not crashes.
+    late = read(
+        AvaVideoSource(
+            path=str(world / "ava" / "videos"), annotations=str(world / "ava" / "annotations.csv"), time_offset=-100.0
+        )
+    )
+    assert {o.reason for o in late if isinstance(o, Reject) and o.record.startswith("sample")} == {"keyframe_past_end"}
+    short = read(
+        AvaVideoSource(
+            path=str(world / "ava" / "videos"), annotations=str(world / "ava" / "annotations.csv"), strides=[2]
+        )
+    )
+    too_short = [o for o in short if isinstance(o, Reject) and o.reason == "video_too_short"]
+    assert len(too_short) == 2 and "10 annotated frames; 8 frames at stride 2 need 15" in too_short[0].detail
