@@ -5,27 +5,44 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 CONSTRAINTS := ci/constraints.txt
-EXTRAS ?= ray,beam,video,coco,render,dev
+EXTRAS ?= ray,beam,video,coco,edges,render,objaverse,audit,dev
 DEMO_OUT ?= out/demo
 
-.PHONY: venv demo test bench clean
+.PHONY: venv sysdeps demo test bench clean
 
-$(BIN)/uvd: pyproject.toml $(CONSTRAINTS)
+# System libraries for offscreen mesh rendering (software EGL) and the HTML-report browser test.
+# Installed with apt-get when this is a Debian/Ubuntu machine and we are root; otherwise listed.
+SYSDEPS := libegl1 libegl-mesa0 libgl1-mesa-dri
+SYSDEPS_TEST := chromium
+
+$(BIN)/uvd: pyproject.toml $(CONSTRAINTS) examples/uvd-plugin-example/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c $(CONSTRAINTS) -e ".[$(EXTRAS)]"
+	$(PIP) install -q -c $(CONSTRAINTS) -e examples/uvd-plugin-example
 	touch $(BIN)/uvd
 
 venv: $(BIN)/uvd
 
-demo: venv
+sysdeps:
+	@missing=""; for p in $(SYSDEPS) $(if $(filter test,$(MAKECMDGOALS)),$(SYSDEPS_TEST)); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing system packages:$$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	    || echo "warning: could not install$$missing; tests that need them will skip or fail"; \
+	else echo "note: mesh rendering needs system packages:$$missing (e.g. sudo apt-get install$$missing)"; fi
+
+demo: venv sysdeps
 	$(BIN)/uvd samples make data/samples
 	$(BIN)/uvd run recipes/demo.yaml --out $(DEMO_OUT) --engine ray --workers 2
 	$(BIN)/uvd verify $(DEMO_OUT)
 	$(BIN)/uvd digest $(DEMO_OUT)
 
-test: venv
+test: venv sysdeps
 	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q examples/uvd-plugin-example/tests
 
 bench: venv
 	$(BIN)/python bench/build_path.py

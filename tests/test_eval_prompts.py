@@ -35,7 +35,7 @@ def test_overlapping_sequences_share_one_split(world):
     (the test below proves it happens here); the union-find keeps every group in one split."""
     r = parse_recipe(recipe_dict([source("w", world["windows"], unit_size=20, sequencer=WINDOWS, test_fraction=0.5)]))
     built = UnitBuilder(r).build(plan_units(r)[0])
-    naive = {s.id: unit_fraction("split", s.split_key) < 0.5 for s in built.sequences}
+    naive = {s.id: unit_fraction("split", "w", s.split_key) < 0.5 for s in built.sequences}
     assert len(set(naive.values())) == 2, "per-sequence hashing would leak here"
     assert len({s.split for s in built.sequences}) == 1  # one chain of overlaps -> one group
     r2 = parse_recipe(recipe_dict([source("w", world["windows"], unit_size=4, sequencer=WINDOWS, test_fraction=0.5)]))

@@ -37,7 +37,7 @@ def workdir(tmp_path_factory):
     from uvd_plugin_example.sample_data import make_hand_data
 
     root = tmp_path_factory.mktemp("hands")
-    planted = make_hand_data(root / "data" / "hands", n_images=24, seed=0, faults=True)
+    planted = make_hand_data(root / "data" / "hands", n_images=16, seed=0, faults=True)
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
         yield root, planted
@@ -66,7 +66,7 @@ def test_local_engine_writes_hand_pose_sequences(local_run, workdir):
     _, planted = workdir
     ds = open_dataset(str(local_run))
     m = ds.manifest.to_pylist()
-    assert len(m) == 3  # 24 good images -> 24 (image, skeleton) pairs -> 3 x 8 pairs
+    assert len(m) == 2  # 16 good images -> 16 (image, skeleton) pairs -> 2 x 8 pairs
     assert {(r["source"], r["category"], r["task"], r["n_images"]) for r in m} == {
         ("hands", "annotated_images", "hand_pose", 16)
     }
@@ -75,7 +75,7 @@ def test_local_engine_writes_hand_pose_sequences(local_run, workdir):
     reasons = Counter(ds.rejects().column("reason").to_pylist())
     assert set(reasons) == set(planted["faults"]) and sum(reasons.values()) == 4
     totals = ds.summary()["totals"]
-    assert totals["records_read"] == totals["records_used"] + totals["records_rejected"] == 28
+    assert totals["records_read"] == totals["records_used"] + totals["records_rejected"] == 16 + 4
     assert verify_dataset(str(local_run)) == []
 
 
@@ -91,7 +91,7 @@ def test_ray_engine_gives_the_same_dataset(ray_cluster, local_run, workdir):
     root, _ = workdir
     out = root / "out-ray"
     summary = run_recipe(load_recipe(EXAMPLE / "recipe.yaml"), str(out), engine="ray", workers=2, quiet=True)
-    assert summary.failures == [] and summary.committed == summary.planned == 4
+    assert summary.failures == [] and summary.committed == summary.planned == 3  # 19 image names / 8
     ds = open_dataset(str(out))
     assert set(ds.manifest.column("task").to_pylist()) == {"hand_pose"}
     assert dataset_digest(ds) == dataset_digest(open_dataset(str(local_run)))

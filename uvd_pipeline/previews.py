@@ -107,8 +107,9 @@ def choose_preview_rows(ds: Dataset, per_task: int = 4) -> list[dict[str, Any]]:
     return chosen
 
 
-def write_raw_previews(out_dir: str, per_task: int = 4, recipe: Any = None) -> list[dict[str, Any]]:
-    """Write `previews/` for a committed dataset; returns the index entries. Call after a run."""
+def write_raw_previews(out_dir: str, per_task: int = 4, recipe: Any = None, units: list | None = None) -> list[dict[str, Any]]:
+    """Write `previews/` for a committed dataset; returns the index entries. Call after a run
+    (engines.base.run_recipe can pass its recipe and planned units to skip re-listing the inputs)."""
     from .pipeline.build import UnitBuilder
     from .pipeline.plan import plan_units
     from .recipe import Recipe
@@ -120,16 +121,17 @@ def write_raw_previews(out_dir: str, per_task: int = 4, recipe: Any = None) -> l
     wanted: dict[str, list[dict[str, Any]]] = {}
     for row in chosen:
         wanted.setdefault(row["unit"], []).append(row)
-    units = {u.id: u for u in plan_units(recipe, with_quotas=False) if u.id in wanted}
+    planned = units if units is not None else plan_units(recipe, with_quotas=False)
+    by_id = {u.id: u for u in planned if u.id in wanted}
     builder = UnitBuilder(recipe)
     ds.store.makedirs(PREVIEWS_DIR)
     entries: list[dict[str, Any]] = []
     try:
         for unit_id in sorted(wanted):
-            built = builder.build(units[unit_id]) if unit_id in units else None
-            by_id = {s.id: s for s in built.sequences} if built else {}
+            built = builder.build(by_id[unit_id]) if unit_id in by_id else None
+            sequences = {s.id: s for s in built.sequences} if built else {}
             for row in wanted[unit_id]:
-                seq = by_id.get(row["sequence_id"])
+                seq = sequences.get(row["sequence_id"])
                 entry = {k: row[k] for k in ("sequence_id", "unit", "source", "category", "task", "split", "n_images")}
                 if seq is None:
                     entry["missing"] = "the unit no longer builds this sequence (inputs changed?)"

@@ -93,3 +93,27 @@ def test_quota_keeps_the_same_sequences_whatever_the_unit_order(folders):
     assert [s.index for s in built.sequences] == [0, 1]
     unchanged = plan_units(parse_recipe(recipe_dict([source("img", folders[0], unit_size=4)])))
     assert all(QUOTA_KEY not in u.payload for u in unchanged)
+
+
+@pytest.mark.slow
+def test_ray_keeps_the_same_capped_and_held_out_sequences_as_local(folders, tmp_path):
+    """Quotas and splits come from the plan and the content: a Ray run with two units in flight
+    gives the same dataset (digest) as the local reference."""
+    ray = pytest.importorskip("ray")
+    from uvd_pipeline.engines import run_recipe
+    from uvd_pipeline.manifests import dataset_digest, open_dataset
+
+    data = recipe_dict([source("img", folders[1], unit_size=2, max_sequences=4, test_fraction=0.5)])
+    r = parse_recipe(data)
+    run_recipe(r, str(tmp_path / "local"), engine="local", quiet=True)
+    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
+    try:
+        summary = run_recipe(r, str(tmp_path / "ray"), engine="ray", workers=2, quiet=True)
+    finally:
+        ray.shutdown()
+    assert not summary.failures
+    local, distributed = open_dataset(str(tmp_path / "local")), open_dataset(str(tmp_path / "ray"))
+    assert local.manifest.num_rows == 4
+    assert dataset_digest(local) == dataset_digest(distributed)
+    assert sorted(zip(local.manifest["sequence_id"].to_pylist(), local.manifest["split"].to_pylist())) == sorted(
+        zip(distributed.manifest["sequence_id"].to_pylist(), distributed.manifest["split"].to_pylist()))

@@ -72,3 +72,9 @@ def test_clips_over_eight_frames_cannot_fit_and_the_order_is_validated():
     assert isinstance(out, Reject) and "use frames <= 8" in out.detail
     with pytest.raises(ValidationError):
         AnnotatedVideoSequencer(order="sideways")
+
+
+def test_passes_the_plugin_conformance_suite(tmp_path):
+    from uvd_pipeline.testing import check_sequencer
+
+    check_sequencer(AnnotatedVideoSequencer, tmp_dir=tmp_path, fresh_process=False)

@@ -61,3 +61,9 @@ def test_missing_or_out_of_order_views_reject_the_object():
 def test_items_without_orbit_meta_are_rejected():
     (out,) = build([Item("x", Image("x", np.zeros((256, 256, 3), np.uint8)), {"object": "x"})])
     assert isinstance(out, Reject) and out.reason == "not_an_orbit_view"
+
+
+def test_passes_the_plugin_conformance_suite(tmp_path):
+    from uvd_pipeline.testing import check_sequencer
+
+    check_sequencer(OrbitSequencer, tmp_dir=tmp_path, fresh_process=False)

@@ -63,3 +63,9 @@ def test_items_that_are_not_video_frames_are_rejected():
     stray = Item("x.jpg", Image("x", np.zeros((256, 256, 3), np.uint8)))
     (out,) = build([stray])
     assert isinstance(out, Reject) and out.reason == "not_a_video_frame" and "frame_index" in out.detail
+
+
+def test_passes_the_plugin_conformance_suite(tmp_path):
+    from uvd_pipeline.testing import check_sequencer
+
+    check_sequencer(VideoClipSequencer, tmp_dir=tmp_path, fresh_process=False)

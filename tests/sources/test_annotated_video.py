@@ -1,5 +1,5 @@
-"""Annotated videos: VIPSeg palette masks, JHMDB joints, AVA box CSV -> frames whose meta the image
-renderers draw; seeded clips among annotated frames; missing and malformed annotations as rejects."""
+"""Annotated videos: VIPSeg palette masks and JHMDB joints -> frames whose meta the image renderers
+draw; seeded clips among annotated frames; missing and malformed annotations as rejects."""
 
 from __future__ import annotations
 
@@ -11,18 +11,11 @@ cv2 = pytest.importorskip("cv2")
 scipy_io = pytest.importorskip("scipy.io")
 
 from uvd_pipeline.ids import bytes_id  # noqa: E402
-from uvd_pipeline.renderers.boxes import BoxesRenderer  # noqa: E402
 from uvd_pipeline.renderers.dense import SegmentationMapRenderer  # noqa: E402
 from uvd_pipeline.renderers.openpose import OpenPoseRenderer  # noqa: E402
 from uvd_pipeline.renderers.palette import colours_to_ids  # noqa: E402
-from uvd_pipeline.samples.videos import make_ava, make_jhmdb, make_vipseg  # noqa: E402
-from uvd_pipeline.sources.annotated_video import (  # noqa: E402
-    AvaVideoSource,
-    JhmdbVideoSource,
-    VipsegVideoSource,
-    jhmdb_to_coco,
-    parse_ava_rows,
-)
+from uvd_pipeline.samples.videos import make_jhmdb, make_vipseg  # noqa: E402
+from uvd_pipeline.sources.annotated_video import JhmdbVideoSource, VipsegVideoSource, jhmdb_to_coco  # noqa: E402
 from uvd_pipeline.types import Item, Reject, WorkUnit  # noqa: E402
 
 
@@ -32,7 +25,6 @@ def world(tmp_path_factory):
     rng = np.random.default_rng(7)
     make_vipseg(root, rng)
     make_jhmdb(root, rng)
-    make_ava(root, rng)
     return root
 
 
@@ -122,55 +114,8 @@ def test_jhmdb_missing_broken_or_mismatched_joint_files_are_rejects(world, tmp_p
     }
 
 
-def test_ava_keyframes_are_decoded_with_their_people_as_pixel_boxes(world):
-    src = AvaVideoSource(path=str(world / "ava" / "videos"), annotations=str(world / "ava" / "annotations.csv"))
-    outs = read(src)
-    got = clips(outs)
-    assert sorted(got) == ["sample00ava", "sample01ava"]
-    rows, _ = parse_ava_rows((world / "ava" / "annotations.csv").read_text(), "annotations.csv")
-    renderer = BoxesRenderer()
-    for video, frames in got.items():
-        assert_follows_stride(frames)
-        cap = cv2.VideoCapture(str(world / "ava" / "videos" / f"{video}.mp4"))
-        fps = cap.get(cv2.CAP_PROP_FPS)
-        reference = []
-        while True:
-            ok, bgr = cap.read()
-            if not ok:
-                break
-            reference.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-        for f in frames:
-            t = f.meta["timestamp"]
-            assert f.meta["frame"] == round(t * fps)
-            assert np.array_equal(f.image.pixels, reference[f.meta["frame"]])
-            h, w = f.image.pixels.shape[:2]
-            anns = {a["person_id"]: a for a in f.meta["annotations"]}
-            assert sorted(anns) == sorted(rows[video][t])
-            x1, y1, x2, y2 = rows[video][t][0]["box"]
-            assert np.allclose(anns[0]["bbox"], [x1 * w, y1 * h, (x2 - x1) * w, (y2 - y1) * h])
-            assert anns[0]["actions"] == [12, 79] and anns[0]["category_id"] == 12  # one box, two actions
-            assert not np.array_equal(renderer.render(f), f.image.pixels)
-    rejects = {o.record: o.reason for o in outs if isinstance(o, Reject)}
-    assert rejects == {"no_such_video": "missing_video", "annotations.csv:" + str(_bad_line(world)): "bad_csv_row"}
+@pytest.mark.parametrize("cls", [VipsegVideoSource, JhmdbVideoSource])
+def test_passes_the_plugin_conformance_suite(cls, tmp_path):
+    from uvd_pipeline.testing import check_source
 
-
-def _bad_line(world) -> int:
-    lines = (world / "ava" / "annotations.csv").read_text().splitlines()
-    return next(i for i, line in enumerate(lines, start=1) if ",three," in line)
-
-
-def test_ava_time_offset_and_too_few_keyframes(world):
-    # Timestamps past the video's end (an offset in the wrong direction) end as rejects, not crashes.
-    late = read(
-        AvaVideoSource(
-            path=str(world / "ava" / "videos"), annotations=str(world / "ava" / "annotations.csv"), time_offset=-100.0
-        )
-    )
-    assert {o.reason for o in late if isinstance(o, Reject) and o.record.startswith("sample")} == {"keyframe_past_end"}
-    short = read(
-        AvaVideoSource(
-            path=str(world / "ava" / "videos"), annotations=str(world / "ava" / "annotations.csv"), strides=[2]
-        )
-    )
-    too_short = [o for o in short if isinstance(o, Reject) and o.reason == "video_too_short"]
-    assert len(too_short) == 2 and "10 annotated frames; 8 frames at stride 2 need 15" in too_short[0].detail
+    check_source(cls, tmp_dir=tmp_path, fresh_process=False)

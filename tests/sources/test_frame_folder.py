@@ -85,3 +85,9 @@ def test_units_hold_the_listing_and_count_videos(tmp_path):
     assert [[v["dir"] for v in u["videos"]] for u in units] == [["a", "b"], ["c"]]
     assert [src.count_records(u) for u in units] == [2, 1]
     assert units[0]["videos"][0]["frames"] == ["000001.png", "000002.png", "000003.png"]
+
+
+def test_passes_the_plugin_conformance_suite(tmp_path):
+    from uvd_pipeline.testing import check_source
+
+    check_source(FrameFolderSource, tmp_dir=tmp_path, fresh_process=False)

@@ -122,3 +122,9 @@ def test_bad_meshes_are_rejects_with_reasons(tmp_path):
     }
     small = read(MeshFolderSource(path=str(tmp_path / "meshes"), recursive=False, max_file_bytes=1000, **SMALL))
     assert {o.reason for o in small} == {"file_too_large"} and len(small) == 3
+
+
+def test_passes_the_plugin_conformance_suite(tmp_path):
+    from uvd_pipeline.testing import check_source
+
+    check_source(MeshFolderSource, tmp_dir=tmp_path, fresh_process=False)

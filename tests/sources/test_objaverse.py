@@ -85,3 +85,9 @@ def test_the_objaverse_package_reads_the_same_cache_without_the_network(cache):
     offline = read(ObjaverseSource(cache_dir=str(cache), **SMALL))
     assert [o.image.id for o in via_package] == [o.image.id for o in offline]
     assert objaverse._VERSIONED_PATH == before  # the package's own cache path is restored
+
+
+def test_passes_the_plugin_conformance_suite(tmp_path):
+    from uvd_pipeline.testing import check_source
+
+    check_source(ObjaverseSource, tmp_dir=tmp_path, fresh_process=False)

@@ -148,3 +148,9 @@ def test_a_container_that_over_reports_its_frames_is_replanned_on_the_real_count
 def test_oversized_frames_are_rejected(videos):
     outs = read(VideoSource(path=str(videos), extensions=["mp4"], recursive=False, max_frame_pixels=100))
     assert [(o.record, o.reason) for o in outs] == [("clip.mp4", "frame_too_large")]
+
+
+def test_passes_the_plugin_conformance_suite(tmp_path):
+    from uvd_pipeline.testing import check_source
+
+    check_source(VideoSource, tmp_dir=tmp_path, fresh_process=False)

@@ -55,10 +55,17 @@ def _ledger(s3, out_key: str) -> list[str]:
         return []
 
 
-def test_run_reading_and_writing_s3_gives_the_local_digest(s3, s3_server, s3_world, local_reference):
+@pytest.fixture(scope="module")
+def s3_run(s3, s3_world):
+    """The recipe read from S3, its sources on S3, its output written to S3 by the local engine."""
     recipe_url = _put_recipe(s3, "recipes/run.yaml", tiny_recipe(s3_world, unit_size=1))
     out = f"s3://{BUCKET}/out/run"
     summary = run_recipe(load_recipe(recipe_url), out, engine="local", quiet=True)
+    return out, summary
+
+
+def test_run_reading_and_writing_s3_gives_the_local_digest(s3, s3_server, s3_run, local_reference):
+    out, summary = s3_run
     assert summary.failures == [] and summary.committed == summary.planned == 12
     assert dataset_digest(open_dataset(out)) == local_reference[1]
     assert verify_dataset(out) == []
@@ -80,26 +87,26 @@ def test_run_reading_and_writing_s3_gives_the_local_digest(s3, s3_server, s3_wor
             assert data_puts and max(data_puts) < puts[0]
 
 
-def test_uvd_verify_and_digest_commands_on_s3(s3, s3_world, local_reference):
-    recipe_url = _put_recipe(s3, "recipes/cli.yaml", tiny_recipe(s3_world, unit_size=4))
-    out = f"s3://{BUCKET}/out/cli"
-    subprocess.run(_uvd("run", recipe_url, "--out", out, "--engine", "local", "-q"), check=True, capture_output=True)
+def test_uvd_verify_and_digest_commands_on_s3(s3, s3_run, local_reference):
+    out, _ = s3_run
     verified = subprocess.run(_uvd("verify", out), capture_output=True, text=True)
-    assert verified.returncode == 0 and "committed units verified" in verified.stdout
+    assert verified.returncode == 0 and "12 committed units verified" in verified.stdout
     digest = subprocess.run(_uvd("digest", out), capture_output=True, text=True, check=True)
     assert digest.stdout.strip() == local_reference[1]
 
     # an altered committed object is caught: exit 1 and the file named
-    entry = json.loads(s3.cat(f"{BUCKET}/out/cli/ledger/web_images-000000.json"))
-    s3.pipe_file(f"{BUCKET}/out/cli/{entry['files']['shard']['path']}", b"not the shard")
-    broken = subprocess.run(_uvd("verify", out), capture_output=True, text=True)
+    s3.copy(f"{BUCKET}/out/run/", f"{BUCKET}/out/altered/", recursive=True)
+    entry = json.loads(s3.cat(f"{BUCKET}/out/altered/ledger/web_images-000000.json"))
+    s3.pipe_file(f"{BUCKET}/out/altered/{entry['files']['shard']['path']}", b"not the shard")
+    broken = subprocess.run(_uvd("verify", f"s3://{BUCKET}/out/altered"), capture_output=True, text=True)
     assert broken.returncode == 1 and "does not match its sha256" in broken.stderr
 
 
-def test_orphan_objects_of_an_uncommitted_unit_are_never_read(s3, s3_world, local_reference):
+def test_orphan_objects_of_an_uncommitted_unit_are_never_read(s3, s3_run, local_reference):
     """What a crash between the data PUTs and the ledger PUT leaves: objects no ledger names."""
+    out, _ = s3_run
+    s3.copy(f"{BUCKET}/out/run/", f"{BUCKET}/out/orphans/", recursive=True)
     out = f"s3://{BUCKET}/out/orphans"
-    run_recipe(parse_recipe(tiny_recipe(s3_world, unit_size=1)), out, engine="local", quiet=True)
     s3.pipe_file(f"{BUCKET}/out/orphans/shards/web_images-000000-deadbeefdeadbeef.npy", b"\x93NUMPY half a shard")
     s3.pipe_file(f"{BUCKET}/out/orphans/manifests/web_images-000000-deadbeefdeadbeef.arrow", b"ARROW1 half")
     assert verify_dataset(out) == []

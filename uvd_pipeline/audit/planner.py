@@ -136,6 +136,12 @@ def make_plan(recipe: Recipe, gpu_images_per_s: float = DEFAULT_GPU_IMAGES_PER_S
     return Plan(recipe, estimates, gpu_images_per_s, list(dict.fromkeys(notes)))
 
 
+def _hours(hours: float) -> str:
+    if hours >= 0.01:
+        return f"{hours:,.2f} GPU-hours"
+    return f"{hours * 3600:,.2f} GPU-seconds ({hours:.1e} GPU-hours)"
+
+
 def render_plan(plan: Plan, console: Any, show_units: bool = False) -> None:
     """Rich tables: units (optional), then per source, category and task, then the GPU estimate."""
     from rich.table import Table
@@ -175,7 +181,7 @@ def render_plan(plan: Plan, console: Any, show_units: bool = False) -> None:
     t = plan.totals
     console.print(
         f"tokenization: {t.images:,} images at {plan.gpu_images_per_s:,.0f} images/s per GPU = "
-        f"[bold]{plan.gpu_hours:,.4g} GPU-hours[/]"
+        f"[bold]{_hours(plan.gpu_hours)}[/]"
         + ("" if plan.gpu_images_per_s != DEFAULT_GPU_IMAGES_PER_S else f" ({GPU_RATE_ORIGIN})"),
         highlight=False,
     )

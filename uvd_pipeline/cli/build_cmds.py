@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Optional
 
 import typer
 from rich.table import Table
 
-from .app import EXIT_FAILED, app, console, err_console
+from .app import EXIT_FAILED, app, console, warn
 
 RANDOM_WEIGHTS_NOTE = (
     "[yellow]note:[/] this dataset was tokenized with a [bold]randomly initialised[/] VQGAN "
@@ -23,7 +24,7 @@ def run_cmd(
     engine: str = typer.Option("ray", help="local | ray | beam"),
     workers: int = typer.Option(1, min=1, help="units processed at once"),
     address: Optional[str] = typer.Option(None, help="Ray cluster address (default: start a local one)"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars or info logs (as `uvd -q run`)"),
     beam_option: list[str] = typer.Option(
         [], "--beam-option", help="Beam pipeline option KEY=VALUE for --engine beam (repeatable), e.g. runner=FlinkRunner"
     ),
@@ -33,6 +34,10 @@ def run_cmd(
     from ..recipe import load_recipe
     from .app import fail
 
+    if quiet:
+        from ..logging_setup import set_quiet
+
+        set_quiet()
     r = load_recipe(recipe)
     target = out or r.output
     if not target:
@@ -41,22 +46,36 @@ def run_cmd(
         fail("--beam-option is for --engine beam")
     extra = {"pipeline_options": beam_option} if beam_option else {}
     summary = run_recipe(r, target, engine=engine, workers=workers, address=address, quiet=quiet, **extra)
-    totals = summary.dataset["totals"]
-    table = Table(title=f"uvd run: {r.name} -> {target} ({engine}, {summary.seconds:.1f} s)")
-    for col in ("units planned", "skipped (done)", "committed", "failed", "sequences", "images", "tokens", "rejected records"):
-        table.add_column(col, justify="right")
-    table.add_row(
-        str(summary.planned), str(summary.skipped), str(summary.committed), str(len(summary.failures)),
-        str(totals["sequences"]), str(totals["images"]), str(totals["tokens"]), str(totals["records_rejected"]),
-    )
-    console.print(table)
+    print_run_summary(summary, title=f"uvd run: {r.name} -> {target} ({engine}, {summary.seconds:.1f} s)")
     if r.tokenizer.is_random:
-        err_console.print(RANDOM_WEIGHTS_NOTE.format(preset=r.tokenizer.preset))
+        warn(RANDOM_WEIGHTS_NOTE.format(preset=r.tokenizer.preset), "random_weights", preset=r.tokenizer.preset)
     if summary.failures:
         for unit, error in summary.failures:
-            err_console.print(f"[red]failed unit[/] {unit}: {error}")
-        err_console.print("rerun the same command to retry the failed units; committed ones are kept.")
+            warn(f"[red]failed unit[/] {unit}: {error}", "unit_failed", logging.ERROR, unit=unit, error=error)
+        warn("rerun the same command to retry the failed units; committed ones are kept.", "hint")
         raise typer.Exit(EXIT_FAILED)
+
+
+def print_run_summary(summary, title: str) -> None:
+    """Two narrow tables (they fit 80 columns): the units of this run, then what the dataset holds
+    by category with token shares, records read and rejected."""
+    totals = summary.dataset["totals"]
+    units = Table(title=title)
+    for col in ("units planned", "skipped (done)", "committed", "failed", "seconds"):
+        units.add_column(col, justify="right")
+    units.add_row(str(summary.planned), str(summary.skipped), str(summary.committed), str(len(summary.failures)),
+                  f"{summary.seconds:.1f}")
+    console.print(units)
+    data = Table(title="dataset (all committed units)")
+    for col in ("category", "sequences", "images", "tokens", "share"):
+        data.add_column(col, justify="left" if col == "category" else "right")
+    for cat, row in sorted(summary.dataset["by"]["category"].items()):
+        share = row["tokens"] / totals["tokens"] if totals["tokens"] else 0.0
+        data.add_row(cat, f"{row['sequences']:,}", f"{row['images']:,}", f"{row['tokens']:,}", f"{share:.2%}")
+    data.add_row("total", f"{totals['sequences']:,}", f"{totals['images']:,}", f"{totals['tokens']:,}", "100.00%", style="bold")
+    data.caption = (f"records read {totals['records_read']:,}, used {totals['records_used']:,}, "
+                    f"rejected {totals['records_rejected']:,}")
+    console.print(data)
 
 
 @app.command("digest")
@@ -76,7 +95,7 @@ def verify_cmd(directory: str = typer.Argument(..., help="output directory or UR
     n_units = len(open_dataset(directory).ledger)
     if problems:
         for p in problems:
-            err_console.print(f"[red]✗[/] {p}", highlight=False)
-        err_console.print(f"{len(problems)} problem(s) in {directory}")
+            warn(f"[red]✗[/] {p}", "verify_problem", logging.ERROR, problem=p)
+        warn(f"{len(problems)} problem(s) in {directory}", "verify_failed", logging.ERROR, problems=len(problems))
         raise typer.Exit(EXIT_FAILED)
     console.print(f"[green]✓[/] {directory}: {n_units} committed units verified")

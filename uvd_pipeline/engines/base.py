@@ -4,6 +4,7 @@ then write the dataset summary."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +13,9 @@ import yaml
 
 from .. import CODE_VERSION, __version__
 from ..errors import RecipeError, UvdError
+from ..logging_setup import event, get_logger
 from ..manifests.reader import Dataset
+from ..manifests.rollup import write_rollups
 from ..manifests.schema import DATASET_FILE, FORMAT_VERSION, RECIPE_FILE
 from ..manifests.store import OutputStore
 from ..manifests.writer import prepare_output
@@ -22,6 +25,7 @@ from ..recipe import Recipe
 from .progress import RunProgress
 
 ENGINES = ("local", "ray", "beam")
+log = get_logger("run")
 
 
 class RunFailed(UvdError):
@@ -91,10 +95,12 @@ def run_recipe(
     units = plan_units(recipe)
     done = {name.removesuffix(".json") for name in Dataset(out).store.list("ledger", ".json")}
     pending = [u for u in units if u.id not in done]
+    event(log, "run_started", f"run {recipe.name}: {len(pending)} of {len(units)} units to build on {engine} -> {out}",
+          recipe=recipe.name, engine=engine, out=out, units_planned=len(units), units_pending=len(pending), workers=workers)
     with RunProgress(len(pending), quiet=quiet) as progress:
         failures = run(recipe, store, pending, progress, workers=workers, address=address, **engine_options)
     summary = write_dataset_summary(store, recipe, resolved, planned=len(units))
-    return RunSummary(
+    result = RunSummary(
         planned=len(units),
         skipped=len(units) - len(pending),
         committed=len(pending) - len(failures),
@@ -102,10 +108,18 @@ def run_recipe(
         seconds=time.perf_counter() - start,
         dataset=summary,
     )
+    event(log, "run_finished",
+          f"run {recipe.name}: {result.committed} committed, {result.skipped} skipped, {len(failures)} failed "
+          f"in {result.seconds:.1f} s", level=logging.WARNING if failures else logging.INFO,
+          recipe=recipe.name, engine=engine, out=out, units_planned=result.planned, units_skipped=result.skipped,
+          units_committed=result.committed, failures=[{"unit": u, "error": e} for u, e in failures],
+          seconds=round(result.seconds, 3), totals=summary["totals"], complete=summary["complete"])
+    return result
 
 
 def write_dataset_summary(store: OutputStore, recipe: Recipe, resolved: dict[str, Any], planned: int) -> dict[str, Any]:
     ds = Dataset(store.url)
+    rollups = write_rollups(store, ds.ledger)  # manifest.parquet, rejects.parquet (DuckDB, pandas, ...)
     m = ds.manifest
     totals = {"units_planned": planned, "units_committed": len(ds.ledger)}
     for key in ("sequences", "images", "tokens", "records_read", "records_used", "records_rejected"):
@@ -133,6 +147,7 @@ def write_dataset_summary(store: OutputStore, recipe: Recipe, resolved: dict[str
         "complete": totals["units_committed"] >= planned,
         "totals": totals,
         "by": by,
+        "rollups": rollups,
     }
     store.write_text(DATASET_FILE, json.dumps(summary, indent=1, sort_keys=True))
     return summary

@@ -120,20 +120,25 @@ class BuildUnit(beam.DoFn):
 
 
 class Tokenize(beam.DoFn):
-    """Encode a batch of (unit, sequence) rows; the tokenizer is loaded once per worker.
+    """Encode a batch of (unit, sequence) rows. The tokenizer is loaded once per worker process
+    and shared by the process's bundle threads (one model per GPU, not one per thread).
 
     Codes do not depend on how sequences are batched: the VQGAN always runs fixed micro-batches.
     """
 
     def __init__(self, tokenizer: dict[str, Any], device: str | None) -> None:
+        from apache_beam.utils.shared import Shared
+
         self.tokenizer = tokenizer
         self.device = device or None
+        self.shared = Shared()
         self.stage = None
 
     def setup(self) -> None:
         from ..pipeline.tokenize import TokenizerStage
 
-        self.stage = TokenizerStage(self.tokenizer, device=self.device)
+        tag = json.dumps([self.tokenizer, self.device], sort_keys=True)
+        self.stage = self.shared.acquire(lambda: TokenizerStage(self.tokenizer, device=self.device), tag=tag)
 
     def process(self, batch: Sequence[tuple[str, Any]]) -> Iterator[Any]:
         from ..pipeline.tokenize import tokenize_with
@@ -193,9 +198,16 @@ class CommitUnit(beam.DoFn):
 
 
 def build_pipeline(
-    pipeline, recipe: Recipe, store: OutputStore, units: list[WorkUnit], options: UvdBeamOptions, failures_prefix: str
+    pipeline,
+    recipe: Recipe,
+    store: OutputStore,
+    units: list[WorkUnit],
+    options: UvdBeamOptions,
+    failures_prefix: str | None,
 ):
-    """Add the uvd transforms to `pipeline`; returns the PCollection of committed unit ids."""
+    """Add the uvd transforms to `pipeline`; returns the PCollection of committed unit ids.
+    Failed units are logged by the step that failed them, and written as JSON lines under
+    `failures_prefix` when given (a place the driver can read back)."""
     recipe_dict = recipe.model_dump(mode="json")
     batch_images = options.tokenizer_batch_images or 4 * recipe.tokenizer.batch_size
     built = (
@@ -223,12 +235,13 @@ def build_pipeline(
         | "ByUnit" >> beam.GroupByKey()
         | "Commit" >> beam.ParDo(CommitUnit(recipe_dict, store.url)).with_outputs(FAILED, main="committed")
     )
-    (
-        (built[FAILED], tokenized[FAILED], committed[FAILED])
-        | "Failures" >> beam.Flatten()
-        | "AsJson" >> beam.Map(lambda f: json.dumps({"unit": f[0], "error": f[1]}))
-        | "WriteFailures" >> beam.io.WriteToText(failures_prefix, shard_name_template="-SSSSS-of-NNNNN")
-    )
+    if failures_prefix:
+        (
+            (built[FAILED], tokenized[FAILED], committed[FAILED])
+            | "Failures" >> beam.Flatten()
+            | "AsJson" >> beam.Map(lambda f: json.dumps({"unit": f[0], "error": f[1]}))
+            | "WriteFailures" >> beam.io.WriteToText(failures_prefix, shard_name_template="-SSSSS-of-NNNNN")
+        )
     return committed.committed
 
 
@@ -323,8 +336,11 @@ class _LedgerWatch(threading.Thread):
             self.progress.unit_committed()
 
     def run(self) -> None:
-        while not self.stopped.wait(self.every):
+        wait = self.every
+        while not self.stopped.wait(wait):
+            start = time.perf_counter()
             self.poll()
+            wait = max(self.every, 20 * (time.perf_counter() - start))  # big ledgers on object stores: list less often
 
     def stop(self) -> set[str]:
         """Stop watching; returns the ids of units that were not committed."""
@@ -356,8 +372,12 @@ def run_beam(
     _parse_hints(options.tokenizer_resource_hint)  # bad hints fail before anything runs
     with tempfile.TemporaryDirectory(prefix="uvd-beam-") as tmp:
         temp_location = pipeline.options.get_all_options().get("temp_location")
-        base = tmp if local or not temp_location else f"{temp_location.rstrip('/')}/uvd-failures-{time.time_ns()}"
-        prefix = f"{base}/failures"
+        if local:
+            prefix = f"{tmp}/failures"
+        elif temp_location:  # a remote runner: its workers write where the driver can read
+            prefix = f"{temp_location.rstrip('/')}/uvd-failures-{time.time_ns()}/failures"
+        else:
+            prefix = None
         build_pipeline(pipeline, recipe, store, units, options, prefix)
         watch = _LedgerWatch(store, units, progress)
         watch.start()
@@ -368,7 +388,7 @@ def run_beam(
             run_error = f"Beam pipeline failed: {_error(exc)}"[:2000]
             progress.log(f"[red]{run_error}")
         missing = watch.stop()
-        errors = _read_failures(prefix)
+        errors = _read_failures(prefix) if prefix else {}
     failures = []
     for unit in units:
         if unit.id in missing:

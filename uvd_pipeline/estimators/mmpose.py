@@ -9,7 +9,7 @@ on a CPU machine takes some care: docs/POSE.md has a recipe that works (extra `p
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -26,8 +26,9 @@ MMPOSE_MISSING = (
 class MMPoseParams(EstimatorParams):
     config: str = Field(description="MMPose model config file (.py)")
     checkpoint: str = Field(description="its weights (.pth), supplied by the user")
-    boxes: str = Field(default="annotations", pattern="^(annotations|whole_image)$",
-                       description="annotations: person boxes from item.meta when present; whole_image: one box")
+    boxes: Literal["annotations", "whole_image"] = Field(
+        default="annotations", description="annotations: person boxes from item.meta when present; whole_image: one box"
+    )
     person_category_id: int = 1
     score_threshold: float = Field(default=0.3, ge=0, le=1)
     stroke_at_256: float = Field(default=2.0, gt=0, le=16)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ..storage import filesystem
@@ -64,6 +66,26 @@ class OutputStore:
 
     def write_text(self, rel: str, text: str) -> None:
         self.write_bytes(rel, text.encode("utf-8"))
+
+    @contextmanager
+    def open_write(self, rel: str) -> Iterator[Any]:
+        """A file to stream into that readers see whole or not at all: a temporary name renamed
+        on local disks; on object stores an upload that becomes visible only when closed."""
+        final = self.path(rel)
+        if not self.local:
+            with self.fs.open(final, "wb") as f:
+                yield f
+            return
+        tmp = f"{final}.tmp-{uuid.uuid4().hex}"
+        try:
+            with self.fs.open(tmp, "wb") as f:
+                yield f
+                f.flush()
+                _fsync(f)
+            self.fs.mv(tmp, final)
+        finally:
+            if self.fs.exists(tmp):
+                self.fs.rm(tmp)
 
     def list(self, rel: str, suffix: str = "") -> list[str]:
         """File names (not paths) directly under rel, sorted; temporary files are skipped."""

@@ -157,9 +157,7 @@ class UnitBuilder:
             s.id = sequence_id(seq.name, seq.version + "/" + CODE_VERSION, seq.params_dict, s.image_ids)
         frac = st.spec.test_fraction
         for group_key, members in leak_free_groups(sequences).items():
-            # Not keyed by source: the same group key (e.g. one image alone) gets the same draw in
-            # every source, and a smaller test_fraction's test set lies inside a larger one's.
-            split = "test" if frac > 0 and unit_fraction("split", group_key) < frac else "train"
+            split = "test" if frac > 0 and unit_fraction("split", st.spec.name, group_key) < frac else "train"
             for s in members:
                 s.split = split
 
@@ -170,7 +168,7 @@ def leak_free_groups(sequences: list[VisualSequence]) -> dict[str, list[VisualSe
     in a training one (`uvd audit` checks the whole dataset).
 
     A group is keyed by the smallest split key of its members (a sequence's split key defaults to
-    its first image id), so a sequence that shares nothing is decided by its own split key, and the
+    its first image id), so a sequence that shares nothing keeps the split it always had, and the
     decision depends on the group's content only, never on build order."""
     parent = list(range(len(sequences)))
 

@@ -10,12 +10,9 @@ renderers take, so the recipe draws them with those renderers:
                   joint_positions.mat` holding `pos_img` (2 x 15 x frames, pixels). The 15 puppet
                   joints become COCO's 17 keypoints in meta["annotations"][0]["keypoints"] (eyes and
                   ears absent, face -> nose) -> renderer `openpose`.
-- `ava_video`     AVA: video files + a CSV of `video_id, timestamp, x1, y1, x2, y2, action_id
-                  [, person_id]` (box corners normalised to [0, 1], one row per person and action at
-                  each annotated second). Each keyframe's people become meta["annotations"] =
-                  [{"bbox": [x, y, w, h] in pixels, "category_id": the person's first action,
-                  "actions": [...], "person_id"}] -> renderer `coco_boxes`. Keyframes are decoded from
-                  the video as in sources/video.py (grab between them, seek to a far start).
+- `ava_video`     AVA: video files + a CSV of person boxes per keyframe -> meta["annotations"]
+                  [{"bbox", "category_id", ...}] -> renderer `coco_boxes` (sources/ava_video.py,
+                  built on the pieces here).
 
 A clip is `frames` consecutive annotated frames at a stride from `strides` (in annotated frames;
 same drawing and seeding as sources/video.py: rng_for("video_clip", seed, source name, video id)).
@@ -27,7 +24,6 @@ annotation file or video, or a malformed annotation is a reject naming the file.
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 import posixpath
@@ -42,18 +38,12 @@ from ..ids import hash_hex, rng_for
 from ..images import IMAGE_EXTENSIONS
 from ..stages import Source
 from ..storage import filesystem, full_path, join, list_files, read_bytes
-from ..types import Image, Item, Reject, WorkUnit
+from ..types import Item, Reject, WorkUnit
 from .frame_folder import video_folders
 from .image_folder import read_image_file
 from .video import (
-    VIDEO_EXTENSIONS,
     Clip,
     ClipParams,
-    _cv2,
-    decode_frames,
-    file_id,
-    frame_id,
-    local_copy,
     plan_clip,
     too_short_detail,
 )
@@ -112,12 +102,14 @@ def clip_meta(record: str, video_id: str, clip: Clip, position: int, frame: Any,
     }
 
 
-def _read_frames(root: str, record: str, names: list[str], clip: Clip, video_id: str, extra) -> list[Item] | Reject:
-    """The clip's frame files as Items, meta from clip_meta plus `extra(position)`; all or one Reject."""
+def _read_frames(
+    root: str, record: str, names: list[str], clip: Clip, video_id: str, extra: dict[int, dict[str, Any]]
+) -> list[Item] | Reject:
+    """The clip's frame files as Items, meta from clip_meta plus `extra[position]`; all or one Reject."""
     items = []
     for position in clip.indices:
         name = names[position]
-        meta = {**clip_meta(record, video_id, clip, position, name, len(names)), **extra(position)}
+        meta = {**clip_meta(record, video_id, clip, position, name, len(names)), **extra[position]}
         got = read_image_file(join(root, posixpath.join(record, name)), record, meta)
         if isinstance(got, Reject):
             return Reject(record, got.reason, f"frame {name}: {got.detail}")
@@ -165,15 +157,11 @@ class VipsegVideoSource(_AnnotatedVideoSource):
             if isinstance(clip, Reject):
                 yield clip
                 continue
-            mask_url = lambda i: join(join(root, p.masks_dir), masks[i])  # noqa: E731
-            got = _read_frames(
-                join(root, p.images_dir),
-                record,
-                v["frames"],
-                clip,
-                video_id,
-                lambda i: {"maps": {"segmentation": mask_url(i)}, "mask_file": masks[i]},
-            )
+            extra = {
+                i: {"maps": {"segmentation": join(join(root, p.masks_dir), masks[i])}, "mask_file": masks[i]}
+                for i in clip.indices
+            }
+            got = _read_frames(join(root, p.images_dir), record, v["frames"], clip, video_id, extra)
             yield from ([got] if isinstance(got, Reject) else got)
 
 
@@ -274,161 +262,6 @@ class JhmdbVideoSource(_AnnotatedVideoSource):
             if isinstance(clip, Reject):
                 yield clip
                 continue
-            got = _read_frames(
-                join(root, p.frames_dir),
-                record,
-                names,
-                clip,
-                video_id,
-                lambda i: {"annotations": [{"id": i, "keypoints": jhmdb_to_coco(pos[:, :, i])}]},
-            )
+            extra = {i: {"annotations": [{"id": i, "keypoints": jhmdb_to_coco(pos[:, :, i])}]} for i in clip.indices}
+            got = _read_frames(join(root, p.frames_dir), record, names, clip, video_id, extra)
             yield from ([got] if isinstance(got, Reject) else got)
-
-
-class AvaParams(AnnotatedClipParams):
-    annotations: str = Field(
-        description="the AVA CSV (no header): video_id, timestamp, x1, y1, x2, y2, action_id[, person_id]"
-    )
-    video_extensions: list[str] = Field(default_factory=lambda: list(VIDEO_EXTENSIONS))
-    time_offset: float = Field(default=0.0, description="seconds to subtract from timestamps (trimmed videos)")
-    seek_threshold: int = Field(default=250, ge=1)
-
-
-def parse_ava_rows(text: str, origin: str) -> tuple[dict[str, dict[float, dict[int, dict]]], list[dict[str, str]]]:
-    """video -> timestamp -> person -> {"box", "actions"}; and the rows that could not be read."""
-    videos: dict[str, dict[float, dict[int, dict]]] = {}
-    bad = []
-    try:
-        rows = list(csv.reader(io.StringIO(text)))
-    except csv.Error as exc:
-        raise ValueError(f"{origin}: not a CSV file ({exc})") from None
-    for line_no, row in enumerate(rows, start=1):
-        if not row or all(not c.strip() for c in row):
-            continue
-        try:
-            if len(row) not in (7, 8):
-                raise ValueError(f"{len(row)} fields, expected 7 or 8")
-            t = float(row[1])
-            box = [float(c) for c in row[2:6]]
-            action = int(row[6])
-            person = int(row[7]) if len(row) == 8 else -1
-            if not all(math.isfinite(c) for c in [t, *box]):
-                raise ValueError("non-finite number")
-        except ValueError as exc:
-            bad.append({"record": f"{origin}:{line_no}", "detail": f"{origin} line {line_no}: {exc}: {row!r}"})
-            continue
-        people = videos.setdefault(row[0], {}).setdefault(t, {})
-        entry = people.setdefault(person, {"box": box, "actions": []})
-        entry["actions"].append(action)
-    return videos, bad
-
-
-class AvaVideoSource(_AnnotatedVideoSource):
-    """`ava_video`: keyframes of video files with person boxes from the AVA CSV."""
-
-    Params = AvaParams
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        from ..samples.videos import make_ava
-
-        make_ava(tmp_dir, np.random.default_rng(0), videos=1, seconds=6, fps=5.0)
-        ava = tmp_dir / "ava"
-        return {"params": {"path": str(ava / "videos"), "annotations": str(ava / "annotations.csv"), "frames": 3}}
-
-    def units(self) -> list[dict[str, Any]]:
-        p = self.params
-        exts = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in p.video_extensions)
-        fs, inner, files = list_files(p.path, exts)
-        by_stem = {posixpath.splitext(posixpath.basename(f))[0]: f for f in files}
-        rows, bad = parse_ava_rows(
-            read_bytes(p.annotations).decode("utf-8", errors="replace"), posixpath.basename(p.annotations)
-        )
-        videos = []
-        for vid in sorted(rows):
-            keyframes = [
-                {"t": t, "people": [{"person": k, **rows[vid][t][k]} for k in sorted(rows[vid][t])]}
-                for t in sorted(rows[vid])
-            ]
-            videos.append({"video": vid, "file": by_stem.get(vid), "keyframes": keyframes})
-        units = [
-            {"root": full_path(fs, inner), "videos": videos[i : i + p.unit_size], "bad_rows": []}
-            for i in range(0, len(videos), p.unit_size)
-        ]
-        if bad:
-            units.append({"root": full_path(fs, inner), "videos": [], "bad_rows": bad})
-        return units
-
-    def count_records(self, payload: dict[str, Any]) -> int:
-        return len(payload["videos"]) + len(payload["bad_rows"])
-
-    def read(self, unit: WorkUnit) -> Iterator[Item | Reject]:
-        for row in unit.payload["bad_rows"]:
-            yield Reject(row["record"], "bad_csv_row", row["detail"])
-        for v in unit.payload["videos"]:
-            if v["file"] is None:
-                yield Reject(
-                    v["video"], "missing_video", f"{v['video']}: no video file named so under {unit.payload['root']}"
-                )
-                continue
-            yield from self.read_video(join(unit.payload["root"], v["file"]), v, unit.source)
-
-    def read_video(self, url: str, v: dict[str, Any], source: str) -> Iterator[Item | Reject]:
-        cv2 = _cv2()
-
-        p, record, keyframes = self.params, v["video"], v["keyframes"]
-        try:
-            with local_copy(url) as path:
-                video_id = file_id(path)
-                clip = self.clip_for(source, video_id, len(keyframes), record)
-                if isinstance(clip, Reject):
-                    yield clip
-                    return
-                cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
-                fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-                cap.release()
-                if fps <= 0:
-                    yield Reject(
-                        record, "unreadable_video", f"{url}: OpenCV/FFmpeg cannot open it or it has no frame rate"
-                    )
-                    return
-                numbers = [round((keyframes[i]["t"] - p.time_offset) * fps) for i in clip.indices]
-                if numbers[0] < 0 or any(b <= a for a, b in zip(numbers, numbers[1:])):
-                    yield Reject(record, "bad_timestamps", f"{record}: keyframes map to frames {numbers} at {fps} fps")
-                    return
-                try:
-                    frames = decode_frames(path, numbers, p.seek_threshold)
-                except Exception as exc:
-                    yield Reject(
-                        record,
-                        "keyframe_past_end",
-                        f"{record}: frames {numbers}: video ends first ({type(exc).__name__})",
-                    )
-                    return
-        except OSError as exc:
-            yield Reject(record, "unreadable_file", f"{url}: {exc}")
-            return
-        for position, number, rgb in zip(clip.indices, numbers, frames):
-            h, w = rgb.shape[:2]
-            kf = keyframes[position]
-            anns = [
-                {
-                    "id": person["person"],
-                    "bbox": [
-                        person["box"][0] * w,
-                        person["box"][1] * h,
-                        (person["box"][2] - person["box"][0]) * w,
-                        (person["box"][3] - person["box"][1]) * h,
-                    ],
-                    "category_id": min(person["actions"]),
-                    "actions": sorted(person["actions"]),
-                    "person_id": person["person"],
-                }
-                for person in kf["people"]
-            ]
-            meta = {
-                **clip_meta(record, video_id, clip, position, number, len(keyframes)),
-                "timestamp": kf["t"],
-                "annotations": anns,
-            }
-            yield Item(record=record, image=Image(frame_id(video_id, number), rgb), meta=meta)

@@ -174,26 +174,22 @@ class CocoSource(Source):
 
     def _read_image(self, root: str, kind: str, categories: dict[int, str], entry: dict) -> Iterator[Item | Reject]:
         img = entry["image"]
-        record = img["file_name"] if isinstance(img.get("file_name"), str) and img["file_name"] else f"image/{img['id']}"
-        w, h = img.get("width"), img.get("height")
-        if not isinstance(img.get("file_name"), str) or not (_is_int(w) and _is_int(h) and w > 0 and h > 0):
+        record = _image_record(img)
+        if not _usable_entry(img):
             for ann in entry["annotations"]:
                 yield Reject(f"annotation/{ann['id']}", "bad_image_entry", f"its image {img['id']} is unusable")
             yield Reject(record, "missing_field", f"image {img['id']} needs str 'file_name' and positive int 'width', 'height'")
             return
+        w, h = img["width"], img["height"]
         valid = []
         for ann in entry["annotations"]:
             try:
                 valid.append(check_annotation(ann, kind, categories, w, h))
             except BadInput as exc:
                 yield Reject(f"annotation/{ann['id']}", exc.reason, f"{img['file_name']}: {exc.detail}")
-        got = read_image_file(join(root, img["file_name"]), record=record)
+        got = _load_image(root, img, record)
         if isinstance(got, Reject):
             yield got
-            return
-        ph, pw = got.image.pixels.shape[:2]
-        if (pw, ph) != (w, h):
-            yield Reject(record, "size_mismatch", f"the file is {pw}x{ph}, the annotation file says {w}x{h}")
             return
         if kind != "all" and not valid:
             n = len(entry["annotations"])
@@ -201,6 +197,27 @@ class CocoSource(Source):
             return
         got.meta = {"image_id": img["id"], "file_name": img["file_name"], "width": w, "height": h, "annotations": valid}
         yield got
+
+
+def _image_record(img: dict) -> str:
+    name = img.get("file_name")
+    return name if isinstance(name, str) and name else f"image/{img['id']}"
+
+
+def _usable_entry(img: dict) -> bool:
+    w, h = img.get("width"), img.get("height")
+    return isinstance(img.get("file_name"), str) and _is_int(w) and _is_int(h) and w > 0 and h > 0
+
+
+def _load_image(root: str, img: dict, record: str) -> Item | Reject:
+    """The image file as an Item, or a Reject when unreadable or not the size the entry says."""
+    got = read_image_file(join(root, img["file_name"]), record=record)
+    if isinstance(got, Reject):
+        return got
+    ph, pw = got.image.pixels.shape[:2]
+    if (pw, ph) != (img["width"], img["height"]):
+        return Reject(record, "size_mismatch", f"the file is {pw}x{ph}, the annotation file says {img['width']}x{img['height']}")
+    return got
 
 
 def check_annotation(ann: dict, kind: str, categories: dict[int, str], width: int, height: int) -> dict:
@@ -253,3 +270,84 @@ def _check_keypoints(kp: Any, width: int, height: int, where: str) -> list[float
             raise BadInput("keypoint_outside_image",
                            f"{where}: keypoint {j} at ({x:g}, {y:g}) lies outside the {width}x{height} image")
     return [float(v) for v in kp]
+
+
+class CocoPanopticParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    images: str = Field(description="folder holding the images named by file_name")
+    panoptic: str = Field(description="COCO panoptic JSON (annotations with segments_info)")
+    masks: str = Field(description="folder of the panoptic PNGs named by each annotation's file_name")
+    images_per_unit: int = Field(default=64, ge=1)
+    max_images: int | None = Field(default=None, ge=1)
+
+
+class CocoPanopticSource(Source):
+    """`coco_panoptic`: one item per annotated image, meta["panoptic"] = {"file", "segments"} for the
+    `coco_panoptic` renderer. A segment with a missing field or an unknown / off-palette category is
+    a reject ("segment/<image id>/<segment id>") and is drawn as void."""
+
+    Params = CocoPanopticParams
+
+    def units(self) -> list[dict[str, Any]]:
+        p = self.params
+        name = posixpath.basename(p.panoptic)
+        problems: list[dict[str, str]] = []
+        try:
+            data = json.loads(read_bytes(p.panoptic))
+        except (OSError, ValueError) as exc:
+            data, problems = {}, [_problem(name, "bad_coco_file", f"{p.panoptic}: {type(exc).__name__}: {exc}")]
+        if data and not all(isinstance(data.get(k), list) for k in ("images", "annotations", "categories")):
+            data, problems = {}, [_problem(name, "missing_field", f"{p.panoptic}: needs images, annotations, categories lists")]
+        images = {img["id"]: img for img in data.get("images", []) if isinstance(img, dict) and _is_int(img.get("id"))}
+        categories = {str(c["id"]): c.get("name", "") for c in data.get("categories", []) if isinstance(c, dict) and _is_int(c.get("id"))}
+        entries = []
+        for i, ann in enumerate(data.get("annotations", [])):
+            ok = isinstance(ann, dict) and _is_int(ann.get("image_id")) and isinstance(ann.get("file_name"), str) \
+                and isinstance(ann.get("segments_info"), list)
+            if not ok:
+                problems.append(_problem(f"{name}:annotations[{i}]", "missing_field", "needs int image_id, str file_name, list segments_info"))
+            elif ann["image_id"] not in images:
+                problems.append(_problem(f"{name}:annotations[{i}]", "unknown_image", f"image_id {ann['image_id']} is not in the images list"))
+            else:
+                entries.append({"image": images[ann["image_id"]], "png": ann["file_name"], "segments": ann["segments_info"]})
+        entries.sort(key=lambda e: e["image"]["id"])
+        entries = entries[: p.max_images] if p.max_images else entries
+        ifs, iinner = filesystem(p.images)
+        mfs, minner = filesystem(p.masks)
+        base = {"root": full_path(ifs, iinner), "masks": full_path(mfs, minner), "categories": categories}
+        step = p.images_per_unit
+        units = [{**base, "images": entries[s : s + step], "problems": []} for s in range(0, len(entries), step)]
+        if problems:
+            units = units or [{**base, "images": [], "problems": []}]
+            units[0]["problems"] = problems
+        return units
+
+    def read(self, unit: WorkUnit) -> Iterator[Item | Reject]:
+        pay = unit.payload
+        for prob in pay.get("problems", []):
+            yield Reject(prob["record"], prob["reason"], prob["detail"])
+        categories = {int(k): v for k, v in pay["categories"].items()}
+        for entry in pay["images"]:
+            img = entry["image"]
+            record = _image_record(img)
+            if not _usable_entry(img):
+                yield Reject(record, "missing_field", f"image {img['id']} needs str 'file_name' and positive int 'width', 'height'")
+                continue
+            segments = []
+            for k, seg in enumerate(entry["segments"]):
+                sid = seg.get("id") if isinstance(seg, dict) else None
+                cat = seg.get("category_id") if isinstance(seg, dict) else None
+                rec = f"segment/{img['id']}/{sid if _is_int(sid) else k}"
+                if not _is_int(sid) or sid <= 0 or not _is_int(cat):
+                    yield Reject(rec, "missing_field", f"{entry['png']}: segment {k} needs positive int 'id' and int 'category_id'")
+                elif cat not in categories or cat >= PALETTE_SIZE:
+                    yield Reject(rec, "unknown_category", f"{entry['png']}: category {cat} is not listed or has no palette colour")
+                else:
+                    segments.append({"id": sid, "category_id": cat, "category": categories[cat], "iscrowd": int(seg.get("iscrowd", 0) == 1)})
+            got = _load_image(pay["root"], img, record)
+            if isinstance(got, Reject):
+                yield got
+                continue
+            got.meta = {"image_id": img["id"], "file_name": img["file_name"], "width": img["width"], "height": img["height"],
+                        "panoptic": {"file": join(pay["masks"], entry["png"]), "segments": segments}}
+            yield got

@@ -90,8 +90,8 @@ def read_object_paths(cache_dir: str) -> dict[str, str]:
     try:
         with gzip.open(path, "rb") as f:
             paths = json.load(f)
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: not a gzipped JSON object of uid -> path ({exc})") from None
+    except (OSError, EOFError, ValueError) as exc:
+        raise ValueError(f"{path}: not a gzipped JSON object of uid -> path ({type(exc).__name__}: {exc})") from None
     if not isinstance(paths, dict):
         raise ValueError(f"{path}: expected a JSON object of uid -> path, got {type(paths).__name__}")
     return paths
