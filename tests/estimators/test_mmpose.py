@@ -40,13 +40,14 @@ def test_without_mmpose_setup_says_how_to_install(tmp_path):
 
 
 TINY_CONFIG = textwrap.dedent("""
-    codec = dict(type='MSRAHeatmap', input_size=(48, 64), heatmap_size=(12, 16), sigma=2)
+    codec = dict(type='MSRAHeatmap', input_size=(64, 64), heatmap_size=(8, 8), sigma=2)
     model = dict(
         type='TopdownPoseEstimator',
         data_preprocessor=dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
                                std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
         backbone=dict(type='ResNet', depth=18),
-        head=dict(type='HeatmapHead', in_channels=512, out_channels=17, deconv_out_channels=None,
+        head=dict(type='HeatmapHead', in_channels=512, out_channels=17, deconv_out_channels=(32, 32),
+                  deconv_kernel_sizes=(4, 4),
                   loss=dict(type='KeypointMSELoss', use_target_weight=True), decoder=codec),
         test_cfg=dict(flip_test=False))
     test_pipeline = [dict(type='LoadImage'), dict(type='GetBBoxCenterScale'),

@@ -16,7 +16,7 @@ from uvd_pipeline.manifests import open_dataset, verify_dataset  # noqa: E402
 from uvd_pipeline.recipe import parse_recipe  # noqa: E402
 from uvd_pipeline.samples.annotated import make_coco, make_dense, make_imagenet, make_paired  # noqa: E402
 
-TASKS = {"imagenet_class_groups", "coco_boxes", "coco_pose", "coco_segmentation", "dense_ktuple", "edges",
+TASKS = {"imagenet_class_groups", "coco_boxes", "coco_pose", "coco_segmentation", "coco_panoptic", "dense_ktuple", "edges",
          "derain", "colorization", "inpainting", "denoise", "low_light"}
 
 
@@ -43,6 +43,8 @@ def annotated_recipe(root) -> dict:
                 "coco_pose", renderers=[{"plugin": "openpose"}], sequencer=pairs),
             src("coco_segmentation", "coco", {**coco, "annotations": [f"{s}/coco/annotations/instances.json"], "kind": "segmentation"},
                 "coco_segmentation", renderers=[{"plugin": "coco_segmentation"}], sequencer=pairs),
+            src("coco_panoptic", "coco_panoptic", {**coco, "panoptic": f"{s}/coco/annotations/panoptic.json", "masks": f"{s}/coco/panoptic"},
+                "coco_panoptic", renderers=[{"plugin": "coco_panoptic"}], sequencer=pairs),
             src("dense_ktuple", "dense_maps",
                 {"images": f"{s}/dense/images", "maps": {k: f"{s}/dense/{k}" for k in ("depth", "normals", "edges", "segmentation")}},
                 "dense_ktuple", renderers=[{"plugin": p} for p in ("depth_map", "normal_map", "edge_map", "segmentation_map")],
@@ -53,6 +55,9 @@ def annotated_recipe(root) -> dict:
             *(corruption(n) for n in ("colorization", "inpainting", "denoise", "low_light")),
         ],
     }
+
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +104,7 @@ def test_read_equals_used_plus_rejected_and_the_bad_records_are_rejected(built):
         assert reasons[("coco_segmentation", reason)] >= 1, reason
     assert reasons[("coco_boxes", "bad_bbox")] == 1
     assert reasons[("coco_pose", "keypoint_outside_image")] == 1
+    assert reasons[("coco_panoptic", "unknown_category")] == 1
     assert reasons[("dense_ktuple", "missing_map")] == 1
     assert reasons[("derain", "no_partner")] == 1
     assert reasons[("imagenet_groups", "not_an_image")] + reasons[("imagenet_groups", "corrupt_image")] == 1

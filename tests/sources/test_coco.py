@@ -149,3 +149,33 @@ def test_a_valid_compressed_rle_is_kept(tmp_path):
     src = CocoSource(images=str(tmp_path / "images"), annotations=[str(_write(tmp_path / "a.json", data))], kind="segmentation")
     items, rejects = read_all(src)
     assert not rejects and items[0].meta["annotations"][0]["segmentation"]["counts"] == rle["counts"].decode()
+
+
+def test_panoptic_source_lists_annotated_images_and_rejects_bad_segments(coco):
+    from uvd_pipeline.renderers.palette import colours_to_ids
+    from uvd_pipeline.renderers.panoptic import CocoPanopticRenderer
+    from uvd_pipeline.sources.coco import CocoPanopticSource
+
+    src = CocoPanopticSource(images=str(coco / "images"), panoptic=str(coco / "annotations" / "panoptic.json"),
+                             masks=str(coco / "panoptic"), images_per_unit=8)
+    units = src.units()
+    assert [len(u["images"]) for u in units] == [8, 8, 4]
+    items, rejects = read_all(src)
+    assert len(items) == 20
+    assert {(r.record, r.reason) for r in rejects} == {
+        ("segment/2/999", "unknown_category"), ("panoptic.json:annotations[20]", "unknown_image")}
+    item = items[0]
+    json.dumps(item.meta)
+    cats = colours_to_ids(CocoPanopticRenderer().render(item))
+    instance_cats = {a["category_id"] for a in json.loads((coco / "annotations" / "instances.json").read_text())["annotations"]
+                     if a["image_id"] == 1 and "category_id" in a}
+    assert set(np.unique(cats).tolist()) - {187} <= instance_cats and 187 in cats  # stuff plus the image's things
+
+
+def test_a_broken_panoptic_file_is_one_reject(tmp_path):
+    from uvd_pipeline.sources.coco import CocoPanopticSource
+
+    (tmp_path / "p.json").write_text("[1, 2")
+    src = CocoPanopticSource(images=str(tmp_path), panoptic=str(tmp_path / "p.json"), masks=str(tmp_path))
+    items, rejects = read_all(src)
+    assert not items and [(r.record, r.reason) for r in rejects] == [("p.json", "bad_coco_file")]

@@ -19,12 +19,16 @@ def main() -> None:
         fail(str(exc))
     except SystemExit as exc:
         sys.exit(exc.code)
+    except KeyboardInterrupt:
+        sys.exit(130)
     except Exception as exc:
-        import click
+        import typer
 
-        if isinstance(exc, click.exceptions.ClickException):
+        if isinstance(exc, typer.Abort):
+            sys.exit(130)
+        # Usage errors (bad option values, missing arguments): typer vendors click's exception
+        # classes in recent releases, so recognise them by their interface, not their module.
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
         raise

@@ -20,6 +20,10 @@ def export_cmd(
     bos: Optional[int] = typer.Option(None, help="BOS id written before each sequence (LVM: 8192)"),
     eos: Optional[int] = typer.Option(None, help="EOS id written after each sequence (LVM: 8193)"),
     repeat: bool = typer.Option(True, "--repeat/--no-repeat", help="write each sequence `repeat` times, as the recipe says"),
+    shuffle: bool = typer.Option(False, "--shuffle", help="lvm-jsonl: one seeded global order of all lines (bounded memory)"),
+    seed: int = typer.Option(0, "--seed", help="--shuffle: the order's seed"),
+    shuffle_memory_mb: int = typer.Option(1024, "--shuffle-memory-mb", min=1, help="--shuffle: most MiB of lines held in memory"),
+    tmp_dir: Optional[str] = typer.Option(None, "--tmp-dir", help="--shuffle: scratch folder (needs about the export's size)"),
 ) -> None:
     """Export committed sequences for a trainer."""
     from ..exports import export_lvm_jsonl, export_megatron
@@ -27,6 +31,14 @@ def export_cmd(
     if fmt not in FORMATS:
         fail(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     run = export_lvm_jsonl if fmt == "lvm-jsonl" else export_megatron
+    if shuffle:
+        if fmt != "lvm-jsonl":
+            fail("--shuffle is for --format lvm-jsonl (Megatron's loader shuffles documents itself)")
+        from functools import partial
+
+        from ..exports.shuffle import export_lvm_jsonl_shuffled
+
+        run = partial(export_lvm_jsonl_shuffled, seed=seed, max_bucket_bytes=shuffle_memory_mb << 20, tmp_dir=tmp_dir)
     try:
         summary = run(directory, out, split=split, bos=bos, eos=eos, repeat=repeat)
     except ValueError as exc:

@@ -12,6 +12,7 @@ none for the unit tasks and the job hangs.
 from __future__ import annotations
 
 import os
+from collections import deque
 from typing import Any
 
 from ..manifests.store import OutputStore
@@ -130,22 +131,26 @@ def run_ray(
         )
         for _ in range(n_actors)
     ]
-    ray.get([a.ready.remote() for a in actors])
+    loading = [a.ready.remote() for a in actors]  # the models load while the first units build
     task = ray.remote(max_retries=3)(_unit_task).options(num_cpus=task_cpus)
     recipe_ref = ray.put(recipe.model_dump(mode="json"))
     in_flight = max(workers, units_in_flight or 2 * workers)
 
     failures: list[tuple[str, str]] = []
     pending: dict[Any, WorkUnit] = {}
-    queue = list(units)
+    queue = deque(units)
     try:
         while queue or pending:
             while queue and len(pending) < in_flight:
-                unit = queue.pop(0)
+                unit = queue.popleft()
                 ref = task.remote(recipe_ref, store.url, unit.to_row(), actors[unit.index % n_actors], fault)
                 pending[ref] = unit
-            done, _ = ray.wait(list(pending), num_returns=1)
+            done, _ = ray.wait([*loading, *pending], num_returns=1)
             for ref in done:
+                if ref in loading:  # a tokenizer that cannot load stops the run here, with its error
+                    loading.remove(ref)
+                    ray.get(ref)
+                    continue
                 unit = pending.pop(ref)
                 try:
                     result = ray.get(ref)

@@ -2,7 +2,7 @@
 
 - `imagenet/train/<wnid>/*.JPEG`: ImageFolder classes (plus one truncated JPEG);
 - `coco/`: images + instances.json + person_keypoints.json (boxes, polygons, uncompressed-RLE
-  crowds, 17-keypoint people) with bad annotations: a missing field, a bad polygon, a keypoint
+  crowds, 17-keypoint people) + panoptic.json with panoptic/*.png with bad annotations: a missing field, a bad polygon, a keypoint
   outside the image, a negative-size box, a malformed RLE, an unknown category, an annotation of a
   missing image, and an image entry whose file is missing;
 - `dense/`: images with depth (16-bit PNG / .npy), normals (.npy), edges (PNG) and segmentation
@@ -133,6 +133,7 @@ def make_coco(root: Path, rng: np.random.Generator, n_images: int = 20) -> dict[
                               "bbox": [0, h - h // 5, w // 3, h // 5], "area": int(mask.sum()), "iscrowd": 1})
             ann_id += 1
         _jpeg(img, base / "images" / name)
+    panoptic = _write_panoptic(base, images, instances)
     bad = _bad_annotations(images, keypoints, ann_id)
     instances.extend(bad)
     images.append({"id": n_images + 1, "file_name": "missing_file.jpg", "width": 100, "height": 100})
@@ -145,7 +146,42 @@ def make_coco(root: Path, rng: np.random.Generator, n_images: int = 20) -> dict[
         json.dumps({"info": info, "images": images, "annotations": instances, "categories": COCO_CATEGORIES}))
     (base / "annotations" / "person_keypoints.json").write_text(
         json.dumps({"info": info, "images": images, "annotations": keypoints, "categories": [kp_cat]}))
-    return {"coco_images": n_images, "coco_annotations": len(instances), "coco_bad_annotations": len(bad) + 2}
+    return {"coco_images": n_images, "coco_annotations": len(instances), "coco_bad_annotations": len(bad) + 2,
+            "coco_panoptic_images": panoptic}
+
+
+STUFF = {"id": 187, "name": "sky-other-merged", "supercategory": "sky", "isthing": 0}
+
+
+def _write_panoptic(base: Path, images: list[dict], instances: list[dict]) -> int:
+    """`coco/panoptic/*.png` (segment id = R + 256 G + 256^2 B) and `annotations/panoptic.json`:
+    a stuff segment behind the objects, larger objects first; plus one segment with an unknown
+    category and one annotation of a missing image."""
+    (base / "panoptic").mkdir(parents=True, exist_ok=True)
+    anns = []
+    for img in images:
+        canvas = Image.new("RGB", (img["width"], img["height"]), (1, 0, 0))  # segment 1: the stuff
+        draw = ImageDraw.Draw(canvas)
+        segments = [{"id": 1, "category_id": STUFF["id"], "iscrowd": 0}]
+        own = sorted((a for a in instances if a["image_id"] == img["id"]), key=lambda a: -a["area"])
+        for a in own:
+            sid = a["id"] + 1
+            colour = (sid % 256, sid // 256 % 256, sid // 65536)
+            if isinstance(a["segmentation"], list):
+                draw.polygon(list(zip(a["segmentation"][0][0::2], a["segmentation"][0][1::2])), fill=colour)
+            else:
+                x, y, w, h = a["bbox"]
+                draw.rectangle([x, y, x + w - 1, y + h - 1], fill=colour)
+            segments.append({"id": sid, "category_id": a["category_id"], "iscrowd": a["iscrowd"]})
+        png = img["file_name"].replace(".jpg", ".png")
+        canvas.save(base / "panoptic" / png)
+        anns.append({"image_id": img["id"], "file_name": png, "segments_info": segments})
+    anns[1]["segments_info"].append({"id": 999, "category_id": 250, "iscrowd": 0})  # unknown category
+    anns.append({"image_id": 999_999, "file_name": "nowhere.png", "segments_info": []})  # missing image
+    data = {"images": images, "annotations": anns, "categories": [{**c, "isthing": 1} for c in COCO_CATEGORIES] + [STUFF]}
+    (base / "annotations").mkdir(parents=True, exist_ok=True)
+    (base / "annotations" / "panoptic.json").write_text(json.dumps(data))
+    return len(images)
 
 
 def _bad_annotations(images: list[dict], keypoints: list[dict], next_id: int) -> list[dict]:

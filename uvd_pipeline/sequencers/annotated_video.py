@@ -45,6 +45,11 @@ class AnnotatedVideoSequencer(Sequencer):
         broken[2].views = {}
         return {"items": example_clip("v", 3, 2, 8, views=("openpose",)), "bad_items": broken}
 
+    def predict(self, n_records: int, source_params: dict[str, Any] | None = None) -> tuple[int, int]:
+        """One clip per video: `frames` (frame, annotation) pairs, 2 images each."""
+        frames = int((source_params or {}).get("frames", 8))
+        return n_records, n_records * 2 * frames
+
     def build(self, items: list[Item], rng: np.random.Generator) -> Iterator[VisualSequence | Reject]:
         clips, rejects = group_clips(items)
         yield from rejects

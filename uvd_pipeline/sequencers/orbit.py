@@ -62,6 +62,11 @@ class OrbitSequencer(Sequencer):
             "bad_items": example_views("cup", 3)[:15],
         }
 
+    def predict(self, n_records: int, source_params: dict[str, Any] | None = None) -> tuple[int, int]:
+        """One orbit sequence per object: `sequence_length` consecutive views (default 16)."""
+        length = int((source_params or {}).get("sequence_length", 16))
+        return n_records, n_records * length
+
     def build(self, items: list[Item], rng: np.random.Generator) -> Iterator[VisualSequence | Reject]:
         groups: dict[str, list[Item]] = {}
         for item in items:

@@ -92,6 +92,11 @@ class VideoClipSequencer(Sequencer):
         del gap[3]
         return {"items": example_clip("a.mp4", 5, 10, 16) + example_clip("b.avi", 0, 20, 16), "bad_items": gap}
 
+    def predict(self, n_records: int, source_params: dict[str, Any] | None = None) -> tuple[int, int]:
+        """One clip per video: `frames` images each (the video source's parameter, default 16)."""
+        frames = int((source_params or {}).get("frames", 16))
+        return n_records, n_records * frames
+
     def build(self, items: list[Item], rng: np.random.Generator) -> Iterator[VisualSequence | Reject]:
         clips, rejects = group_clips(items)
         yield from rejects

@@ -14,6 +14,9 @@ the image, an unknown category, an annotation pointing at a missing image, or a 
 naming the same file each becomes a reject row with its reason (record "annotation/<id>", "<file>:annotations[<i>]", or the image's file).
 An image keeps its valid annotations; it is rejected when it has none of the `kind` asked for.
 Masks are checked and decoded with pycocotools (renderers/coco_masks.py).
+
+`coco_panoptic` (CocoPanopticSource, below) reads the panoptic format instead: a JSON of
+per-image segments_info and a folder of PNGs with segment ids, for the `coco_panoptic` renderer.
 """
 
 from __future__ import annotations

@@ -1,0 +1,167 @@
+"""Plan a recipe at full scale from declared dataset sizes, with none of the data present.
+
+`uvd plan RECIPE --sizes SIZES.yaml` reads, per source of the recipe, how many records it holds
+(images, videos, objects, pairs: whatever one record of that source plugin is) and how many go
+into one work unit, instead of listing the data. Units are laid out as `uvd run` would cut them
+(full units, then the remainder), each unit's sequences and images come from the sequencer's
+`predict()` hook or, for a sequencer without one, from the `per_sequence` rule declared here, and
+quotas and shares are then computed exactly as for a listed recipe (audit/quota.py).
+
+```yaml
+sources:
+  laion_subset:
+    records: 1490000000          # images
+    records_per_unit: 10000      # img2dataset's shard size: one tar per unit
+    origin: LVM paper, section 3 # free text: where the figure comes from
+  coco_detection:
+    records: 118287
+    records_per_unit: 64
+    per_sequence: {records: 8, images: 16}   # 8 (image, boxes) pairs per sequence
+```
+"""
+
+from __future__ import annotations
+
+import fsspec
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .. import registry
+from ..errors import RecipeError
+from ..pipeline.plan import unit_id
+from ..recipe import Recipe, SourceSpec
+from ..stages import Sequencer
+from ..types import MAX_IMAGES_PER_SEQUENCE, WorkUnit
+from .planner import DEFAULT_GPU_IMAGES_PER_S, Plan
+from .quota import UnitEstimate, assign_quotas
+
+#: source params that say how many records one unit holds, in the order they are looked up
+UNIT_SIZE_PARAMS = ("unit_size", "images_per_unit")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PerSequence(_Strict):
+    """What one sequence takes and gives, for sequencers that cannot predict themselves."""
+
+    records: int = Field(ge=1, description="records one sequence uses")
+    images: int = Field(ge=1, le=MAX_IMAGES_PER_SEQUENCE, description="images in one sequence")
+
+
+class SourceSize(_Strict):
+    records: int = Field(ge=0, description="records the source holds")
+    records_per_unit: int | None = Field(default=None, ge=1, description="records per work unit (default: the source's unit_size)")
+    per_sequence: PerSequence | None = None
+    origin: str | None = Field(default=None, description="where the figure comes from")
+
+
+class SizesFile(_Strict):
+    sources: dict[str, SourceSize]
+    notes: list[str] = Field(default_factory=list)
+
+
+def load_sizes(path: str) -> SizesFile:
+    """Read and validate a sizes file (local path or fsspec URL); errors name the file and field."""
+    try:
+        with fsspec.open(path, "r", encoding="utf-8") as f:
+            data = yaml.safe_load(f.read())
+    except FileNotFoundError:
+        raise RecipeError(f"{path}: sizes file not found") from None
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"{path}: not valid YAML: {exc}") from None
+    try:
+        return SizesFile.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise RecipeError(f"{path}: invalid sizes file\n  " + "\n  ".join(lines)) from None
+
+
+def _records_per_unit(spec: SourceSpec, size: SourceSize, origin: str) -> int:
+    if size.records_per_unit is not None:
+        return size.records_per_unit
+    params = registry.load("source", spec.plugin).Params(**spec.params).model_dump()
+    for key in UNIT_SIZE_PARAMS:
+        if isinstance(params.get(key), int):
+            return params[key]
+    raise RecipeError(
+        f"{origin}: sources.{spec.name}.records_per_unit: source plugin {spec.plugin!r} has no unit size "
+        f"parameter ({', '.join(UNIT_SIZE_PARAMS)}); declare how many records one unit holds"
+    )
+
+
+def _predictor(spec: SourceSpec, size: SourceSize, origin: str):
+    """(n_records -> (sequences, images), how it was predicted)."""
+    seq = registry.create("sequencer", spec.sequencer.plugin, spec.sequencer.params)
+    source_params = registry.load("source", spec.plugin).Params(**spec.params).model_dump(mode="json")
+    if size.per_sequence is not None:
+        rule = size.per_sequence
+
+        def by_rule(n: int) -> tuple[int, int]:
+            k = n // rule.records
+            return k, k * rule.images
+
+        return by_rule, "declared"
+    overridden = type(seq).predict is not Sequencer.predict
+    if not overridden and spec.sequencer.plugin != "single":
+        raise RecipeError(
+            f"{origin}: sources.{spec.name}.per_sequence: sequencer {spec.sequencer.plugin!r} cannot predict "
+            "its output; declare per_sequence: {records: R, images: I} (records one sequence uses, its images)"
+        )
+
+    def by_sequencer(n: int) -> tuple[int, int]:
+        got = seq.predict(n, source_params=source_params)
+        if got is None:
+            raise RecipeError(f"{origin}: sources.{spec.name}: sequencer {spec.sequencer.plugin!r} cannot predict "
+                              f"{n} records; declare per_sequence")
+        return int(got[0]), int(got[1])
+
+    return by_sequencer, "sequencer"
+
+
+def estimates_from_sizes(recipe: Recipe, sizes: SizesFile, origin: str = "sizes") -> list[UnitEstimate]:
+    """One estimate per work unit the declared sizes imply, in recipe order."""
+    names = {s.name for s in recipe.sources}
+    unknown = sorted(set(sizes.sources) - names)
+    if unknown:
+        raise RecipeError(f"{origin}: sources {unknown} are not in recipe {recipe.name!r}")
+    missing = [s.name for s in recipe.sources if s.name not in sizes.sources]
+    if missing:
+        raise RecipeError(f"{origin}: no declared size for the recipe's sources {missing}")
+    estimates: list[UnitEstimate] = []
+    for spec in recipe.sources:
+        size = sizes.sources[spec.name]
+        per_unit = _records_per_unit(spec, size, origin)
+        predict, how = _predictor(spec, size, origin)
+        full, rest = divmod(size.records, per_unit)
+        cache: dict[int, tuple[int, int]] = {}
+        counts = [per_unit] * full + ([rest] if rest else [])
+        for i, n in enumerate(counts):
+            if n not in cache:
+                cache[n] = predict(n)
+            sequences, images = cache[n]
+            unit = WorkUnit(unit_id(spec.name, i), spec.name, i, {})
+            estimates.append(UnitEstimate(unit, spec, n, sequences, images, how))
+    return estimates
+
+
+def plan_from_sizes(
+    recipe: Recipe, sizes: SizesFile, gpu_images_per_s: float = DEFAULT_GPU_IMAGES_PER_S, origin: str = "sizes"
+) -> Plan:
+    """The plan `uvd plan` prints, from declared sizes: same quotas, shares and GPU-hours."""
+    if gpu_images_per_s <= 0:
+        raise ValueError(f"gpu_images_per_s must be > 0, got {gpu_images_per_s}")
+    estimates = estimates_from_sizes(recipe, sizes, origin)
+    notes = [f"counts from declared sizes ({origin}); no data was listed"] + list(sizes.notes)
+    notes += assign_quotas(recipe, estimates)
+    for spec in recipe.sources:
+        size = sizes.sources[spec.name]
+        kept = sum(e.kept_sequences or 0 for e in estimates if e.spec.name == spec.name)
+        whole = sum(e.sequences or 0 for e in estimates if e.spec.name == spec.name)
+        if whole and kept < whole:
+            notes.append(f"source {spec.name!r}: the targets keep {kept:,} of {whole:,} sequences ({kept / whole:.1%})")
+        if size.records and not whole:
+            notes.append(f"source {spec.name!r}: {size.records:,} records make no sequence")
+    return Plan(recipe, estimates, gpu_images_per_s, list(dict.fromkeys(notes)))
+
