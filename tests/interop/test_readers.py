@@ -1,6 +1,6 @@
 """The manifests load in DuckDB, Hugging Face `datasets`, pandas and polars with no uvd code:
-through the Parquet roll-ups (`manifest.parquet`, `rejects.parquet`) and, where the tool reads
-Arrow IPC files, through the per-unit manifests the ledger names."""
+through the Parquet roll-ups (`rollup/manifest/*.parquet`, `rollup/rejects/*.parquet`) and, where
+the tool reads Arrow IPC files, through the per-unit manifests the ledger names."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ DEMO = Path(__file__).resolve().parents[2] / "recipes" / "demo.yaml"
 
 # The README's "tokens per source" query, verbatim but for the output path.
 README_QUERY = """SELECT source, count(*) AS sequences, sum(n_tokens) AS tokens
-FROM '{out}/manifest.parquet'
+FROM '{out}/rollup/manifest/*.parquet'
 GROUP BY source ORDER BY tokens DESC"""
 
 
@@ -71,7 +71,7 @@ def test_readme_duckdb_query_runs_without_uvd(out):
 def test_duckdb_reads_rejects_and_ledger(out):
     import duckdb
 
-    rejects = duckdb.sql(f"SELECT reason, count(*) FROM '{out}/rejects.parquet' GROUP BY reason ORDER BY reason").fetchall()
+    rejects = duckdb.sql(f"SELECT reason, count(*) FROM '{out}/rollup/rejects/*.parquet' GROUP BY reason ORDER BY reason").fetchall()
     assert sorted(rejects) == [("corrupt_image", 1), ("not_an_image", 1)]
     per_unit = duckdb.sql(
         f"SELECT unit, counts.records_read AS r, counts.records_used AS u, counts.records_rejected AS x "
@@ -83,7 +83,7 @@ def test_duckdb_reads_rejects_and_ledger(out):
 
     unit_tables = pa.concat_tables([pa.ipc.open_file(p).read_all() for p in _committed_manifests(out)])
     from_arrow = duckdb.sql("SELECT sequence_id FROM unit_tables ORDER BY sequence_id").fetchall()
-    from_parquet = duckdb.sql(f"SELECT sequence_id FROM '{out}/manifest.parquet' ORDER BY sequence_id").fetchall()
+    from_parquet = duckdb.sql(f"SELECT sequence_id FROM '{out}/rollup/manifest/*.parquet' ORDER BY sequence_id").fetchall()
     assert from_arrow == from_parquet and len(from_arrow) == 16
 
 
@@ -91,7 +91,7 @@ def test_huggingface_datasets_load_parquet_and_arrow(out, tmp_path, monkeypatch)
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     datasets = pytest.importorskip("datasets")
-    rollup = datasets.load_dataset("parquet", data_files=str(out / "manifest.parquet"), split="train")
+    rollup = datasets.load_dataset("parquet", data_files=f"{out}/rollup/manifest/*.parquet", split="train")
     units = datasets.load_dataset("arrow", data_files=_committed_manifests(out), split="train")
     assert rollup.num_rows == units.num_rows == 16
     assert sorted(rollup["sequence_id"]) == sorted(units["sequence_id"])
@@ -106,7 +106,7 @@ def test_huggingface_datasets_load_parquet_and_arrow(out, tmp_path, monkeypatch)
 def test_pandas_reads_manifests_and_tokens_with_numpy(out):
     import pandas as pd
 
-    df = pd.read_parquet(out / "manifest.parquet")
+    df = pd.read_parquet(out / "rollup" / "manifest")  # the folder of chunks
     assert df.groupby("source")["n_tokens"].sum().to_dict() == _expected_tokens(out)
     per_unit = pd.concat([pd.read_feather(p) for p in _committed_manifests(out)])
     assert sorted(per_unit["sequence_id"]) == sorted(df["sequence_id"])
@@ -120,18 +120,19 @@ def test_pandas_reads_manifests_and_tokens_with_numpy(out):
 
 def test_polars_reads_parquet_and_ipc(out):
     pl = pytest.importorskip("polars")
-    df = pl.read_parquet(out / "manifest.parquet")
+    df = pl.read_parquet(f"{out}/rollup/manifest/*.parquet")
     totals = dict(df.group_by("source").agg(pl.col("n_tokens").sum()).iter_rows())
     assert totals == _expected_tokens(out)
     per_unit = pl.concat([pl.read_ipc(p) for p in _committed_manifests(out)])
     assert per_unit.height == df.height == 16 and per_unit.schema["image_ids"] == pl.List(pl.String)
-    rejects = pl.read_parquet(out / "rejects.parquet")
+    rejects = pl.read_parquet(f"{out}/rollup/rejects/*.parquet")
     assert sorted(rejects["reason"].to_list()) == ["corrupt_image", "not_an_image"]
 
 
 def test_rollups_follow_the_ledger_after_a_resumed_run(out, tmp_path):
     """The roll-ups hold exactly the committed units: a unit whose ledger entry is missing (never
-    committed) is left out, and enters once a rerun commits it."""
+    committed) is left out, and enters once a rerun commits it; chunks whose units did not change
+    are not rewritten."""
     import shutil
 
     import pyarrow.parquet as pq
@@ -144,10 +145,15 @@ def test_rollups_follow_the_ledger_after_a_resumed_run(out, tmp_path):
     (copy / "ledger" / "laion_subset-000000.json").unlink()
     resolved = yaml.safe_load((copy / "recipe.resolved.yaml").read_text())
     recipe = parse_recipe(resolved["recipe"])
-    write_dataset_summary(OutputStore(str(copy)), recipe, resolved, planned=3)
-    assert pq.read_table(copy / "manifest.parquet").num_rows == 12  # its data files are still there
+    summary = write_dataset_summary(OutputStore(str(copy)), recipe, resolved, planned=3)
+    assert pq.read_table(copy / "rollup" / "manifest").num_rows == 12  # its data files are still there
+    assert summary["rollups"]["manifest"] == {"rows": 12, "units": 2, "chunks": 2, "written": 1}  # laion chunk only
+    web = copy / "rollup" / "manifest" / "web_images-000000.parquet"
+    before = web.stat().st_mtime_ns
 
-    summary = run_recipe(recipe, str(copy), engine="local", quiet=True)
-    assert summary.committed == 1
-    assert pq.read_table(copy / "manifest.parquet").num_rows == 16
-    assert json.loads((copy / "dataset.json").read_text())["rollups"]["manifest.parquet"] == {"rows": 16, "units": 3}
+    run = run_recipe(recipe, str(copy), engine="local", quiet=True)
+    assert run.committed == 1
+    assert pq.read_table(copy / "rollup" / "manifest").num_rows == 16
+    assert run.dataset["rollups"]["manifest"] == {"rows": 16, "units": 3, "chunks": 2, "written": 1}
+    assert web.stat().st_mtime_ns == before  # the web_images chunk did not change: not rewritten
+    assert sorted(p.name for p in (copy / "rollup" / "rejects").iterdir()) == ["laion_subset-000000.parquet", "web_images-000000.parquet"]

@@ -159,3 +159,12 @@ def test_tokenizer_checkpoint_read_from_s3(s3, s3_world, tiny_world, tmp_path, m
     assert dataset_digest(open_dataset(remote_out)) == dataset_digest(open_dataset(str(tmp_path / "local")))
     cached = os.listdir(tmp_path / "cache" / "checkpoints")
     assert len(cached) == 1 and sorted(os.listdir(tmp_path / "cache" / "checkpoints" / cached[0])) == ["config.json", "pytorch_model.bin"]
+
+
+def test_endpoint_from_fsspec_config_instead_of_aws_endpoint_url(s3, s3_server, s3_run):
+    """The other documented way to name an S3-compatible endpoint: fsspec's FSSPEC_S3_ENDPOINT_URL."""
+    out, _ = s3_run
+    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    env["FSSPEC_S3_ENDPOINT_URL"] = s3_server.endpoint
+    res = subprocess.run(_uvd("verify", out), capture_output=True, text=True, env=env)
+    assert res.returncode == 0 and "12 committed units verified" in res.stdout

@@ -155,10 +155,14 @@ def plan_from_sizes(
     estimates = estimates_from_sizes(recipe, sizes, origin)
     notes = [f"counts from declared sizes ({origin}); no data was listed"] + list(sizes.notes)
     notes += assign_quotas(recipe, estimates)
+    kept_by: dict[str, int] = {}
+    whole_by: dict[str, int] = {}
+    for e in estimates:
+        kept_by[e.spec.name] = kept_by.get(e.spec.name, 0) + (e.kept_sequences or 0)
+        whole_by[e.spec.name] = whole_by.get(e.spec.name, 0) + (e.sequences or 0)
     for spec in recipe.sources:
         size = sizes.sources[spec.name]
-        kept = sum(e.kept_sequences or 0 for e in estimates if e.spec.name == spec.name)
-        whole = sum(e.sequences or 0 for e in estimates if e.spec.name == spec.name)
+        kept, whole = kept_by.get(spec.name, 0), whole_by.get(spec.name, 0)
         if whole and kept < whole:
             notes.append(f"source {spec.name!r}: the targets keep {kept:,} of {whole:,} sequences ({kept / whole:.1%})")
         if size.records and not whole:

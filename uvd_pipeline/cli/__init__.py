@@ -16,7 +16,7 @@ def main() -> None:
         if isinstance(result, int):
             sys.exit(result)
     except UvdError as exc:
-        fail(str(exc))
+        fail(str(exc), getattr(exc, "exit_code", 2))
     except SystemExit as exc:
         sys.exit(exc.code)
     except KeyboardInterrupt:

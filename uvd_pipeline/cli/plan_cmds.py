@@ -18,6 +18,9 @@ def plan_cmd(
     ),
     units: bool = typer.Option(False, "--units", help="list every work unit"),
     json_out: Optional[str] = typer.Option(None, "--json", help="also write the plan as JSON here"),
+    sizes: Optional[str] = typer.Option(
+        None, "--sizes", help="YAML of declared record counts per source: plan at full scale without the data (audit/sizes.py)"
+    ),
 ) -> None:
     """Predict, per source, category and task, the sequences, images and tokens RECIPE will build, the shares against its targets, and the GPU-hours of tokenization."""
     from ..audit.planner import DEFAULT_GPU_IMAGES_PER_S, make_plan, render_plan
@@ -26,7 +29,12 @@ def plan_cmd(
 
     if gpu_images_per_s is not None and gpu_images_per_s <= 0:
         fail(f"--gpu-images-per-s must be > 0, got {gpu_images_per_s}")
-    plan = make_plan(load_recipe(recipe), gpu_images_per_s or DEFAULT_GPU_IMAGES_PER_S)
+    if sizes:
+        from ..audit.sizes import load_sizes, plan_from_sizes
+
+        plan = plan_from_sizes(load_recipe(recipe), load_sizes(sizes), gpu_images_per_s or DEFAULT_GPU_IMAGES_PER_S, origin=sizes)
+    else:
+        plan = make_plan(load_recipe(recipe), gpu_images_per_s or DEFAULT_GPU_IMAGES_PER_S)
     render_plan(plan, console, show_units=units)
     if json_out:
         with open(json_out, "w", encoding="utf-8") as f:

@@ -29,7 +29,7 @@ log = get_logger("run")
 
 
 class RunFailed(UvdError):
-    pass
+    exit_code = 1  # the command ran and hit a problem (not a usage error)
 
 
 @dataclass
@@ -99,7 +99,13 @@ def run_recipe(
           recipe=recipe.name, engine=engine, out=out, units_planned=len(units), units_pending=len(pending), workers=workers)
     with RunProgress(len(pending), quiet=quiet) as progress:
         failures = run(recipe, store, pending, progress, workers=workers, address=address, **engine_options)
-    summary = write_dataset_summary(store, recipe, resolved, planned=len(units))
+    try:
+        summary = write_dataset_summary(store, recipe, resolved, planned=len(units))
+    except OSError as exc:  # disk full, permissions: the committed units stay, a rerun writes it
+        raise RunFailed(
+            f"{out}: {len(pending) - len(failures)} units committed, {len(failures)} failed, and the dataset "
+            f"summary could not be written ({type(exc).__name__}: {exc}); rerun the same command to finish"
+        ) from None
     result = RunSummary(
         planned=len(units),
         skipped=len(units) - len(pending),

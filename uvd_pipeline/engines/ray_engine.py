@@ -113,8 +113,10 @@ def run_ray(
     _init_ray(address, workers)
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0))
-    n_actors = tokenizer_actors or max(1, gpus)
     cpus = float(resources.get("CPU", 1))
+    # One actor per GPU; without GPUs, one per worker (up to the CPUs): separate model replicas
+    # scale better across cores than one model's intra-op threads.
+    n_actors = tokenizer_actors or (gpus if gpus else max(1, min(workers, int(cpus))))
     if gpus:
         actor_opts: dict[str, Any] = {"num_gpus": 1, "num_cpus": 0.5}
         device, threads = "cuda", 1

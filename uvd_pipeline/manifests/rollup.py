@@ -1,15 +1,28 @@
 """Parquet roll-ups of what was committed, for tools that read Parquet but not Arrow IPC files.
 
-`manifest.parquet` and `rejects.parquet` at the output root hold the rows of every committed
-unit's manifest and rejects, unit by unit in ledger order, with the format's schemas. They are
-derived files: rewritten at the end of every `uvd run` from the ledger (so orphan files of an
-interrupted unit never enter them), streamed one unit at a time (memory holds one unit's rows),
-and replaced whole (a temporary name renamed on local disks, an upload that appears only when
-complete on object stores). DuckDB, pandas, polars and Hugging Face `datasets` read them as is.
+`rollup/manifest/*.parquet` and `rollup/rejects/*.parquet` under the output root hold the rows of
+every committed unit's manifest and rejects, with the format's schemas, so DuckDB, pandas, polars
+and Hugging Face `datasets` read the whole dataset with one glob and no uvd code:
+
+    SELECT source, count(*) AS sequences, sum(n_tokens) AS tokens
+    FROM 'OUT/rollup/manifest/*.parquet' GROUP BY source
+
+They are derived files, rebuilt at the end of every `uvd run` from the ledger, so orphan files of
+an interrupted unit never enter them. A chunk file covers the units of one source whose plan index
+falls in one block of `UNITS_PER_CHUNK` (`<source>-<block>.parquet`): its boundaries do not move
+when later units commit, and a chunk is rewritten only when its committed units changed (each file
+records the hash of its units' manifest checksums in its Parquet metadata). A chunk is streamed one
+unit at a time and replaced whole (a temporary name renamed on local disks, an upload that appears
+only when complete on object stores).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pyarrow as pa
@@ -19,24 +32,86 @@ from .reader import read_arrow
 from .schema import MANIFEST_SCHEMA, REJECTS_SCHEMA
 from .store import OutputStore
 
-MANIFEST_ROLLUP = "manifest.parquet"
-REJECTS_ROLLUP = "rejects.parquet"
-_KINDS = ((MANIFEST_ROLLUP, "manifest", MANIFEST_SCHEMA), (REJECTS_ROLLUP, "rejects", REJECTS_SCHEMA))
+ROLLUP_DIR = "rollup"
+UNITS_PER_CHUNK = 1000
+SIGNATURE_KEY = b"uvd.rollup.units"
+_KINDS = (("manifest", MANIFEST_SCHEMA), ("rejects", REJECTS_SCHEMA))
+_READ_AHEAD = 16  # unit files fetched at once (object stores: latency, not bandwidth, bounds this)
+
+
+def chunk_name(unit: str) -> str:
+    """`<source>-<block>` for a unit id `<source>-<index>`."""
+    source, _, index = unit.rpartition("-")
+    return f"{source}-{int(index) // UNITS_PER_CHUNK:06d}"
 
 
 def write_rollups(store: OutputStore, ledger: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
-    """Write both roll-ups from the committed units in `ledger`; returns rows and units of each."""
-    entries = sorted(ledger, key=lambda e: e["unit"])
-    written: dict[str, dict[str, int]] = {}
-    for name, kind, schema in _KINDS:
-        rows = 0
-        with store.open_write(name) as f, pq.ParquetWriter(f, schema, compression="zstd") as writer:
-            for entry in entries:
-                table = read_arrow(store.read_bytes(entry["files"][kind]["path"]))
-                if table.num_rows:
-                    writer.write_table(table.cast(schema))
-                    rows += table.num_rows
-            if not rows:
-                writer.write_table(pa.Table.from_pylist([], schema=schema))
-        written[name] = {"rows": rows, "units": len(entries)}
-    return written
+    """Bring both roll-ups up to date with `ledger`; returns, per kind, rows, units, chunks and
+    how many chunk files were (re)written this time."""
+    chunks: dict[str, list[dict[str, Any]]] = {}
+    for entry in sorted(ledger, key=lambda e: e["unit"]):
+        chunks.setdefault(chunk_name(entry["unit"]), []).append(entry)
+    out: dict[str, dict[str, int]] = {}
+    with ThreadPoolExecutor(max_workers=_READ_AHEAD) as pool:
+        for kind, schema in _KINDS:
+            folder = f"{ROLLUP_DIR}/{kind}"
+            store.makedirs(folder)
+            present = set(store.list(folder, ".parquet"))
+            stats = {"rows": 0, "units": len(ledger), "chunks": len(chunks), "written": 0}
+            for name, entries in chunks.items():
+                rel = f"{folder}/{name}.parquet"
+                signature = _signature(kind, entries)
+                rows = _current_rows(store, rel, signature) if f"{name}.parquet" in present else None
+                if rows is None:
+                    rows = _write_chunk(store, rel, schema, signature, _tables(store, pool, kind, entries))
+                    stats["written"] += 1
+                stats["rows"] += rows
+            for stale in present - {f"{n}.parquet" for n in chunks}:  # a chunk no ledger entry backs
+                store.remove(f"{folder}/{stale}")
+            out[kind] = stats
+    return out
+
+
+def _signature(kind: str, entries: list[dict[str, Any]]) -> bytes:
+    body = json.dumps([[e["unit"], e["files"][kind]["sha256"]] for e in entries])
+    return hashlib.sha256(body.encode()).hexdigest().encode()
+
+
+def _current_rows(store: OutputStore, rel: str, signature: bytes) -> int | None:
+    """The rows of an existing chunk file that already holds exactly these units, else None."""
+    try:
+        with store.fs.open(store.path(rel), "rb") as f:
+            meta = pq.read_metadata(f)
+    except (OSError, pa.ArrowInvalid):
+        return None
+    found = (meta.metadata or {}).get(SIGNATURE_KEY)
+    return meta.num_rows if found == signature else None
+
+
+def _tables(store: OutputStore, pool: ThreadPoolExecutor, kind: str, entries: list[dict[str, Any]]) -> Iterator[pa.Table]:
+    """The units' tables in order, with at most _READ_AHEAD reads in flight."""
+    pending: deque = deque()
+    todo = iter(entries)
+    for entry in todo:
+        pending.append(pool.submit(store.read_bytes, entry["files"][kind]["path"]))
+        if len(pending) >= _READ_AHEAD:
+            break
+    while pending:
+        data = pending.popleft().result()
+        nxt = next(todo, None)
+        if nxt is not None:
+            pending.append(pool.submit(store.read_bytes, nxt["files"][kind]["path"]))
+        yield read_arrow(data)
+
+
+def _write_chunk(store: OutputStore, rel: str, schema: pa.Schema, signature: bytes, tables: Iterator[pa.Table]) -> int:
+    schema = schema.with_metadata({SIGNATURE_KEY: signature})
+    rows = 0
+    with store.open_write(rel) as f, pq.ParquetWriter(f, schema, compression="zstd") as writer:
+        for table in tables:
+            if table.num_rows:
+                writer.write_table(table.cast(schema))
+                rows += table.num_rows
+        if not rows:
+            writer.write_table(schema.empty_table())
+    return rows

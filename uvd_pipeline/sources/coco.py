@@ -214,7 +214,10 @@ def _usable_entry(img: dict) -> bool:
 
 def _load_image(root: str, img: dict, record: str) -> Item | Reject:
     """The image file as an Item, or a Reject when unreadable or not the size the entry says."""
-    got = read_image_file(join(root, img["file_name"]), record=record)
+    name = img["file_name"]
+    if name.startswith("/") or "://" in name or ".." in name.replace("\\", "/").split("/"):
+        return Reject(record, "unsafe_path", f"file_name {name!r} points outside the images folder")
+    got = read_image_file(join(root, name), record=record)
     if isinstance(got, Reject):
         return got
     ph, pw = got.image.pixels.shape[:2]

@@ -97,6 +97,12 @@ def read_object_paths(cache_dir: str) -> dict[str, str]:
     return paths
 
 
+def _inside(folder: str, path: str) -> bool:
+    """Whether path (symlinks resolved) lies inside folder."""
+    root = os.path.realpath(folder)
+    return os.path.commonpath([root, os.path.realpath(path)]) == root
+
+
 class ObjaverseSource(Source):
     Params = ObjaverseParams
 
@@ -157,6 +163,9 @@ class ObjaverseSource(Source):
                     "the download returned no file" if self.params.download else "not in the cache (download: false)"
                 )
                 yield Reject(uid, "not_in_cache", f"{uid}: {where} at {cache}")
+                continue
+            if not _inside(cache, path):  # a crafted index must not make us read files elsewhere
+                yield Reject(uid, "unsafe_path", f"{uid}: {path} lies outside the cache {cache}")
                 continue
             yield from read_mesh_file(self._maker, path, uid, uid, unit.source)
 

@@ -1,0 +1,471 @@
+"""The bad-input corpus: every kind of broken or odd input real collections hold, written in the real
+formats, with what "handled" means for each kind.
+
+Two outcomes:
+- "reject": the record becomes exactly one reject row naming it (the file, member, annotation or
+  CSV line) with `reason`; the run goes on.
+- "accept": odd but valid input (CMYK, 16-bit, palette, alpha, 1x1, extreme aspect, EXIF-rotated,
+  a PNG named .jpg) is decoded, converted to RGB and used; `check` says what the decoded pixels
+  must look like (shape as H x W, and a colour at a point).
+
+`make_corpus(root)` writes everything under root and returns the kinds and the recipe that reads
+them all (one source per format, small parameters so a run is cheap). Bad recipes (`BAD_RECIPES`)
+are separate: they must fail before any work.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import struct
+import tarfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from uvd_pipeline.samples.pictures import picture
+
+
+@dataclass(frozen=True)
+class Check:
+    """What an accepted image must decode to: its H x W, and the RGB colour at (y, x) within tol."""
+
+    shape: tuple[int, int]
+    at: tuple[int, int] | None = None
+    rgb: tuple[int, int, int] | None = None
+    tol: int = 40
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    source: str  # the recipe's source name
+    record: str  # the record it must end as (a row of the manifest or of the rejects table)
+    outcome: str  # "reject" or "accept"
+    reason: str = ""  # the reject reason, for outcome "reject"
+    check: Check | None = None
+    note: str = ""
+
+
+RED, BLUE = (220, 20, 20), (20, 20, 220)
+
+
+def _png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _jpeg(img: Image.Image, **kw: Any) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=92, **kw)
+    return buf.getvalue()
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+
+def png_bomb(side: int = 20_000) -> bytes:
+    """A real decompression bomb: a 1-bit side x side PNG of zeros (400M pixels, 1.2 GB as RGB),
+    about 50 kB on disk."""
+    row = b"\x00" + bytes((side + 7) // 8)  # filter byte + packed bits
+    raw = zlib.compress(row * side, 9)
+    ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)  # 1-bit greyscale
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", raw) + _chunk(b"IEND", b"")
+
+
+def exif_rotated_jpeg() -> bytes:
+    """Stored 64 wide x 32 high, red in the stored top-left corner, EXIF orientation 6 ("rotate 90
+    clockwise to display"): displayed 32 wide x 64 high with red in the top-right corner."""
+    img = Image.new("RGB", (64, 32), BLUE)
+    img.paste(RED, (0, 0, 16, 16))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return _jpeg(img, exif=exif.tobytes())
+
+
+def _images(base: Path, rng: np.random.Generator) -> list[Kind]:
+    base.mkdir(parents=True)
+    src = "images"
+    good = picture(rng, 64, 48)
+    good_jpeg = _jpeg(good)
+    files: dict[str, bytes] = {
+        "ok.jpg": good_jpeg,
+        "truncated.jpg": good_jpeg[: len(good_jpeg) // 3],
+        "zero_byte.jpg": b"",
+        "png_named_jpg.jpg": _png(Image.new("RGB", (40, 30), RED)),
+        "text_named_png.png": b"this is a text file with an image extension\n",
+        "cmyk.jpg": _jpeg(Image.new("CMYK", (40, 30), (0, 255, 255, 0))),  # CMYK red
+        "gray16.png": _png(Image.fromarray(np.tile(np.arange(0, 65536, 256, dtype=np.uint16), (8, 1)))),
+        "palette.png": _png(Image.new("RGB", (30, 20), BLUE).convert("P", palette=Image.Palette.ADAPTIVE, colors=4)),
+        "alpha.png": _png(Image.new("RGBA", (30, 20), (*RED, 0))),  # fully transparent red
+        "one_by_one.png": _png(Image.new("RGB", (1, 1), BLUE)),
+        "huge_width.png": _png(Image.new("RGB", (40_000, 1), RED)),
+        "exif_rotated.jpg": exif_rotated_jpeg(),
+        "bomb.png": png_bomb(),
+    }
+    for name, data in files.items():
+        (base / name).write_bytes(data)
+    acc = lambda name, check, note: Kind(name.split(".")[0], src, name, "accept", check=check, note=note)  # noqa: E731
+    rej = lambda name, reason, note: Kind(name.split(".")[0], src, name, "reject", reason, note=note)  # noqa: E731
+    return [
+        acc("ok.jpg", Check((48, 64)), "control"),
+        rej("truncated.jpg", "corrupt_image", "JPEG cut at a third"),
+        rej("zero_byte.jpg", "empty_file", "0 bytes"),
+        acc("png_named_jpg.jpg", Check((30, 40), (15, 20), RED), "wrong extension, valid PNG inside: decoded by content"),
+        rej("text_named_png.png", "not_an_image", "wrong extension, text inside"),
+        acc("cmyk.jpg", Check((30, 40), (15, 20), (255, 0, 0)), "CMYK JPEG converted to RGB"),
+        acc("gray16.png", Check((8, 256), (4, 255), (255, 255, 255), tol=2), "16-bit grey scaled to 8 bits"),
+        acc("palette.png", Check((20, 30), (10, 15), BLUE, tol=8), "palette PNG expanded to RGB"),
+        acc("alpha.png", Check((20, 30), (10, 15), RED, tol=2), "RGBA: alpha dropped, colour kept"),
+        acc("one_by_one.png", Check((1, 1), (0, 0), BLUE, tol=2), "1x1 image, squashed up to 256x256"),
+        acc("huge_width.png", Check((1, 40_000), (0, 39_999), RED, tol=2), "40000x1 image, squashed to 256x256"),
+        acc("exif_rotated.jpg", Check((64, 32), (4, 28), RED), "EXIF orientation 6 applied: red moves top-right"),
+        rej("bomb.png", "decompression_bomb", "20000x20000 PNG (400M pixels) in 50 kB"),
+    ]
+
+
+def _tar_member(tar: tarfile.TarFile, name: str, data: bytes = b"", kind: bytes = tarfile.REGTYPE, link: str = "") -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.type, info.linkname = len(data), 0, kind, link
+    tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+
+
+def _webdataset(base: Path, rng: np.random.Generator) -> list[Kind]:
+    base.mkdir(parents=True)
+    src = "wds"
+    jpeg = _jpeg(picture(rng, 48, 40))
+    with tarfile.open(base / "00000.tar", "w") as tar:
+        _tar_member(tar, "k0.jpg", jpeg)
+        _tar_member(tar, "k0.txt", b"a caption")
+        _tar_member(tar, "../../escape.jpg", jpeg)
+        _tar_member(tar, "/tmp/absolute.jpg", jpeg)
+        _tar_member(tar, "link.jpg", kind=tarfile.SYMTYPE, link="/etc/passwd")
+        _tar_member(tar, "hard.jpg", kind=tarfile.LNKTYPE, link="k0.jpg")
+        _tar_member(tar, "k1.jpg", b"\xff\xd8\xff\xe0 not really a jpeg")
+        _tar_member(tar, "k2.json", b'{"caption": "no image in this sample"}')
+    good = io.BytesIO()
+    with tarfile.open(fileobj=good, mode="w") as tar:
+        _tar_member(tar, "k3.jpg", jpeg)
+        _tar_member(tar, "k4.jpg", _jpeg(picture(rng, 40, 40)))
+    second_data = 512 + -(-len(jpeg) // 512) * 512 + 512  # header, padded data, next header
+    (base / "00001.tar").write_bytes(good.getvalue()[: second_data + 100])  # cut inside the second member's data
+    return [
+        Kind("tar_control", src, "00000.tar/k0", "accept", note="control"),
+        Kind("tar_path_escape", src, "00000.tar/../../escape.jpg", "reject", "unsafe_member_path",
+             note="member path climbs out of the tar"),
+        Kind("tar_absolute_path", src, "00000.tar//tmp/absolute.jpg", "reject", "unsafe_member_path",
+             note="absolute member path"),
+        Kind("tar_symlink", src, "00000.tar/link.jpg", "reject", "link_member", note="symlink to /etc/passwd"),
+        Kind("tar_hardlink", src, "00000.tar/hard.jpg", "reject", "link_member", note="hard link member"),
+        Kind("tar_bad_image", src, "00000.tar/k1", "reject", "corrupt_image", note="JPEG header then garbage"),
+        Kind("tar_sample_without_image", src, "00000.tar/k2", "reject", "no_image", note="json only"),
+        Kind("tar_truncated_good_member", src, "00001.tar/k3", "accept", note="members before the cut are read"),
+        Kind("tar_truncated", src, "00001.tar", "reject", "corrupt_tar", note="tar cut inside a member"),
+    ]
+
+
+def _videos(base: Path, rng: np.random.Generator) -> list[Kind]:
+    from uvd_pipeline.samples.videos import Scene, write_video
+
+    base.mkdir(parents=True)
+    src = "videos"
+    write_video(base / "ok.avi", "MJPG", (f for f, _, _ in Scene(rng, 64, 48).frames(12)))
+    write_video(base / "short.avi", "MJPG", (f for f, _, _ in Scene(rng, 64, 48).frames(3)))
+    (base / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + rng.bytes(3000))
+    (base / "zero_byte.mp4").write_bytes(b"")
+    return [
+        Kind("video_control", src, "ok.avi", "accept", note="control"),
+        Kind("video_too_short", src, "short.avi", "reject", "video_too_short", note="3 frames; a 4-frame clip at stride 2 needs 7"),
+        Kind("video_not_decoding", src, "corrupt.mp4", "reject", "unreadable_video", note="ftyp box then random bytes"),
+        Kind("video_zero_byte", src, "zero_byte.mp4", "reject", "unreadable_video", note="0 bytes"),
+    ]
+
+
+def _frames(base: Path, rng: np.random.Generator) -> list[Kind]:
+    src = "frames"
+    for name, n in (("ok", 5), ("short", 2), ("broken", 5)):
+        (base / name).mkdir(parents=True)
+        for i in range(n):
+            data = _png(picture(rng, 32, 24))
+            (base / name / f"{i:05d}.png").write_bytes(data[: len(data) // 2] if name == "broken" and i == 2 else data)
+    return [
+        Kind("frames_control", src, "ok", "accept", note="control"),
+        Kind("frames_too_short", src, "short", "reject", "video_too_short", note="2 frames for a 4-frame clip"),
+        Kind("frames_corrupt_frame", src, "broken", "reject", "corrupt_image", note="a sampled frame is cut in half"),
+    ]
+
+
+def _glb(scene_or_mesh: Any) -> bytes:
+    return scene_or_mesh.export(file_type="glb")
+
+
+def nan_glb() -> bytes:
+    """A box whose first vertex is NaN, written as a real GLB (trimesh's exporter chokes on NaN
+    bounds, so the float buffer is patched after export)."""
+    import trimesh
+
+    box = trimesh.creation.box()
+    data = bytearray(_glb(box))
+    json_len = struct.unpack("<I", data[12:16])[0]
+    header = json.loads(data[20 : 20 + json_len])
+    accessor = header["meshes"][0]["primitives"][0]["attributes"]["POSITION"]
+    view = header["bufferViews"][header["accessors"][accessor]["bufferView"]]
+    bin_start = 20 + json_len + 8
+    at = bin_start + view.get("byteOffset", 0) + header["accessors"][accessor].get("byteOffset", 0)
+    data[at : at + 4] = struct.pack("<f", float("nan"))
+    return bytes(data)
+
+
+def _meshes(base: Path, rng: np.random.Generator) -> list[Kind]:
+    import trimesh
+
+    base.mkdir(parents=True)
+    src = "meshes"
+    (base / "ok.glb").write_bytes(_glb(trimesh.creation.box()))
+    (base / "no_faces.glb").write_bytes(_glb(trimesh.Scene([trimesh.PointCloud(rng.uniform(-1, 1, (20, 3)))])))
+    (base / "nan_vertices.glb").write_bytes(nan_glb())
+    robot = _glb(trimesh.creation.icosphere(2))
+    (base / "truncated.glb").write_bytes(robot[: len(robot) // 2])
+    (base / "dense.glb").write_bytes(_glb(trimesh.creation.icosphere(4)))  # 5120 faces, over max_faces
+    return [
+        Kind("mesh_control", src, "ok.glb", "accept", note="control"),
+        Kind("glb_no_faces", src, "no_faces.glb", "reject", "empty_mesh", note="a point cloud, no triangles"),
+        Kind("glb_nan_vertices", src, "nan_vertices.glb", "reject", "nan_vertices", note="a NaN coordinate"),
+        Kind("glb_truncated", src, "truncated.glb", "reject", "unreadable_mesh", note="GLB cut in half"),
+        Kind("glb_over_face_limit", src, "dense.glb", "reject", "mesh_too_large", note="5120 faces, max_faces 2000"),
+    ]
+
+
+def _coco(base: Path, rng: np.random.Generator) -> list[Kind]:
+    src = "coco"
+    (base / "images").mkdir(parents=True)
+    images = []
+    for i in (1, 2, 3):
+        picture(rng, 80, 60).save(base / "images" / f"{i:04d}.jpg", quality=90)
+        images.append({"id": i, "file_name": f"{i:04d}.jpg", "width": 80, "height": 60})
+    images.append({"id": 4, "file_name": "not_on_disk.jpg", "width": 80, "height": 60})
+    images.append({"id": 5, "width": 80, "height": 60})  # no file_name
+    picture(rng, 80, 60).save(base / "secret.jpg", quality=90)  # next to images/, not in it
+    images.append({"id": 6, "file_name": "../secret.jpg", "width": 80, "height": 60})
+    kp_out = [0.0] * 51
+    kp_out[0:3] = [40.0, 30.0, 2]
+    kp_out[27:30] = [500.0, 30.0, 2]  # keypoint 9 far right of the 80-pixel image
+    anns = [
+        {"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 30, 20], "iscrowd": 0},
+        {"id": 2, "image_id": 2, "category_id": 1, "bbox": [5, 5, 20, 20], "iscrowd": 0},
+        {"id": 3, "image_id": 3, "category_id": 1, "bbox": [5, 5, 20, 20], "iscrowd": 0},
+        {"id": 4, "image_id": 4, "category_id": 1, "bbox": [5, 5, 20, 20], "iscrowd": 0},
+        {"id": 10, "image_id": 1, "bbox": [10, 10, 5, 5], "iscrowd": 0},  # no category_id
+        {"id": 11, "image_id": 999, "category_id": 1, "bbox": [1, 1, 5, 5], "iscrowd": 0},  # no such image
+        {"id": 12, "image_id": 2, "category_id": 1, "bbox": [1, 1, 5, 5], "keypoints": kp_out, "num_keypoints": 2},
+        {"id": 13, "image_id": 2, "category_id": 1, "bbox": [30, 30, -10, 12], "iscrowd": 0},  # negative width
+        {"id": 14, "image_id": 3, "category_id": 1, "bbox": [0, 0, 10, 10], "iscrowd": 1,
+         "segmentation": {"size": [60, 80], "counts": [10, 20, 30]}},  # RLE covering 60 of 4800 pixels
+        {"id": 15, "image_id": 3, "category_id": 1, "bbox": [0, 0, 10, 10], "iscrowd": 1,
+         "segmentation": {"size": [60, 80], "counts": "\x7f\x7f garbage"}},  # compressed RLE, not ASCII-valid
+        {"image_id": 3, "category_id": 1, "bbox": [0, 0, 10, 10]},  # no id at all
+        {"id": 16, "image_id": 5, "category_id": 1, "bbox": [1, 1, 5, 5]},  # of the entry without file_name
+        {"id": 17, "image_id": 6, "category_id": 1, "bbox": [1, 1, 5, 5]},
+    ]
+    (base / "annotations").mkdir()
+    cats = [{"id": 1, "name": "person"}]
+    (base / "annotations" / "instances.json").write_text(json.dumps({"images": images, "annotations": anns, "categories": cats}))
+    (base / "annotations" / "no_images.json").write_text(json.dumps({"annotations": [], "categories": cats}))
+    (base / "annotations" / "not_json.json").write_text('{"images": [')
+    return [
+        Kind("coco_control", src, "0001.jpg", "accept", note="control: image with a good box"),
+        Kind("coco_image_of_bad_keypoints_and_box", src, "0002.jpg", "accept",
+             note="keeps its good box; the bad annotations are rejected on their own"),
+        Kind("coco_image_of_bad_rles", src, "0003.jpg", "accept", note="keeps its good box"),
+        Kind("coco_missing_category", src, "annotation/10", "reject", "missing_field", note="annotation without category_id"),
+        Kind("coco_missing_top_level_field", src, "no_images.json", "reject", "missing_field", note="file has no 'images' list"),
+        Kind("coco_not_json", src, "not_json.json", "reject", "bad_coco_file", note="JSON cut short"),
+        Kind("coco_annotation_without_id", src, "instances.json:annotations[10]", "reject", "missing_field",
+             note="annotation without 'id'"),
+        Kind("coco_image_entry_without_file_name", src, "image/5", "reject", "missing_field", note="image entry without file_name"),
+        Kind("coco_annotation_of_unusable_entry", src, "annotation/16", "reject", "bad_image_entry",
+             note="box on the image entry without file_name"),
+        Kind("coco_file_name_escape", src, "../secret.jpg", "reject", "unsafe_path",
+             note="file_name climbs out of the images folder"),
+        Kind("coco_annotation_of_missing_image", src, "annotation/11", "reject", "unknown_image", note="image_id 999 not listed"),
+        Kind("coco_image_file_missing", src, "not_on_disk.jpg", "reject", "unreadable_file", note="listed image, no file"),
+        Kind("coco_keypoints_outside", src, "annotation/12", "reject", "keypoint_outside_image", note="visible keypoint at x=500"),
+        Kind("coco_negative_box", src, "annotation/13", "reject", "bad_bbox", note="bbox width -10"),
+        Kind("coco_rle_short", src, "annotation/14", "reject", "bad_rle", note="RLE counts cover 60 of 4800 pixels"),
+        Kind("coco_rle_garbage", src, "annotation/15", "reject", "bad_rle", note="compressed RLE string of junk"),
+    ]
+
+
+def _paired(base: Path, rng: np.random.Generator) -> list[Kind]:
+    src = "pairs"
+    base.mkdir(parents=True)
+    for name in ("in0.png", "out0.png", "in1.png"):
+        picture(rng, 40, 30).save(base / name)
+    (base / "out_bad.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    lines = ["input,output", "in0.png,out0.png", "in1.png,", "in1.png,nope.png", "in0.png,out_bad.png"]
+    (base / "pairs.csv").write_text("\n".join(lines) + "\n")
+    return [
+        Kind("pairs_control", src, "pairs.csv:2", "accept", note="control"),
+        Kind("pairs_row_missing_field", src, "pairs.csv:3", "reject", "missing_field", note="CSV row with no output"),
+        Kind("pairs_output_missing", src, "pairs.csv:4", "reject", "unreadable_file", note="output file does not exist"),
+        Kind("pairs_output_corrupt", src, "pairs.csv:5", "reject", "corrupt_image", note="output PNG truncated"),
+    ]
+
+
+def _jhmdb(base: Path, rng: np.random.Generator) -> list[Kind]:
+    from uvd_pipeline.samples.videos import make_jhmdb
+
+    src = "jhmdb"
+    make_jhmdb(base, rng, videos=1, n=4)
+    bad = base / "jhmdb" / "joint_positions" / "wave" / "garbled"
+    bad.mkdir(parents=True)
+    (bad / "joint_positions.mat").write_bytes(b"MATLAB 5.0 MAT-file" + rng.bytes(200))
+    frames = base / "jhmdb" / "Frames" / "wave" / "garbled"
+    frames.mkdir(parents=True)
+    for i in range(4):
+        picture(rng, 32, 24).save(frames / f"{i + 1:05d}.png")
+    return [
+        Kind("jhmdb_control", src, "wave/person_00", "accept", note="control"),
+        Kind("jhmdb_garbled_mat", src, "wave/garbled", "reject", "bad_annotation", note="joint_positions.mat of junk"),
+        Kind("jhmdb_missing_annotation", src, "wave/no_joints", "reject", "missing_annotation", note="frames, no .mat"),
+    ]
+
+
+def _dense(base: Path, rng: np.random.Generator) -> list[Kind]:
+    src = "dense"
+    for sub in ("images", "depth"):
+        (base / sub).mkdir(parents=True)
+    for stem in ("a", "b", "c"):
+        picture(rng, 40, 30).save(base / "images" / f"{stem}.png")
+    Image.fromarray((np.arange(1200).reshape(30, 40) + 500).astype(np.uint16)).save(base / "depth" / "a.png")
+    np.save(base / "depth" / "c.npy", np.full((30, 40), np.nan, dtype=np.float32)[None, None])  # 4-D
+    return [
+        Kind("dense_control", src, "a.png", "accept", note="control"),
+        Kind("dense_missing_map", src, "b.png", "reject", "missing_map", note="image with no depth map"),
+        Kind("dense_bad_map_shape", src, "c.png", "reject", "bad_map", note="depth .npy of 4 dimensions"),
+    ]
+
+
+def _objaverse(base: Path, rng: np.random.Generator) -> list[Kind]:
+    import trimesh
+
+    src = "objaverse"
+    cache = base / "hf-objaverse-v1"
+    (cache / "glbs" / "000-000").mkdir(parents=True)
+    uids = ["a" * 32, "b" * 32, "c" * 32, "d" * 32]
+    (cache / "glbs" / "000-000" / f"{uids[0]}.glb").write_bytes(_glb(trimesh.creation.box()))
+    (cache / "glbs" / "000-000" / f"{uids[1]}.glb").write_bytes(b"glTF\x02\x00\x00\x00" + rng.bytes(100))
+    (base / "outside.glb").write_bytes(_glb(trimesh.creation.box()))
+    paths = {uids[0]: f"glbs/000-000/{uids[0]}.glb", uids[1]: f"glbs/000-000/{uids[1]}.glb",
+             uids[2]: f"glbs/000-000/{uids[2]}.glb", uids[3]: "../outside.glb"}
+    (cache / "object-paths.json.gz").write_bytes(gzip.compress(json.dumps(paths).encode(), mtime=0))
+    return [
+        Kind("objaverse_control", src, uids[0], "accept", note="control"),
+        Kind("objaverse_corrupt_glb", src, uids[1], "reject", "unreadable_mesh", note="GLB magic then junk"),
+        Kind("objaverse_not_downloaded", src, uids[2], "reject", "not_in_cache", note="listed, file absent"),
+        Kind("objaverse_path_escape", src, uids[3], "reject", "unsafe_path", note="cache index points outside the cache"),
+    ]
+
+
+def _ava(base: Path, rng: np.random.Generator) -> list[Kind]:
+    from uvd_pipeline.samples.videos import make_ava
+
+    src = "ava"
+    make_ava(base, rng, videos=1, seconds=6, fps=5.0)
+    with open(base / "ava" / "annotations.csv", "a", newline="") as f:
+        csv.writer(f).writerow(["sample00ava", "3", "0.1", "0.1", "0.5"])  # 5 fields
+    n_lines = len((base / "ava" / "annotations.csv").read_text().splitlines())
+    return [
+        Kind("ava_control", src, "sample00ava", "accept", note="control"),
+        Kind("ava_missing_video", src, "no_such_video", "reject", "missing_video", note="CSV rows for a video not there"),
+        Kind("ava_row_not_a_number", src, f"annotations.csv:{n_lines - 1}", "reject", "bad_csv_row", note="timestamp 'three'"),
+        Kind("ava_row_too_short", src, f"annotations.csv:{n_lines}", "reject", "bad_csv_row", note="5 fields"),
+    ]
+
+
+PAIRS_1 = {"plugin": "pairs", "params": {"pairs": 1}}
+
+
+def make_corpus(root: Path, seed: int = 0) -> tuple[list[Kind], dict[str, Any]]:
+    """Write the corpus under root; returns its kinds and a recipe reading every source of it."""
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    kinds = []
+    for make, sub in ((_images, "images"), (_webdataset, "wds"), (_videos, "videos"), (_frames, "frames"),
+                      (_meshes, "meshes"), (_coco, "coco"), (_paired, "paired"), (_jhmdb, "jhmdb_root"),
+                      (_dense, "dense"), (_objaverse, "objaverse"), (_ava, "ava_root")):
+        kinds += make(root / sub, rng)
+    mesh = {"size": 32, "sequence_length": 4, "max_faces": 2000}
+    recipe = {
+        "name": "bad_input_corpus",
+        "seed": 0,
+        "tokenizer": {"preset": "tiny", "batch_size": 16},
+        "sources": [
+            {"name": "images", "plugin": "image_folder", "params": {"path": str(root / "images"), "unit_size": 5},
+             "category": "unlabelled_images"},
+            {"name": "wds", "plugin": "webdataset", "params": {"path": str(root / "wds")}, "category": "unlabelled_images"},
+            {"name": "videos", "plugin": "video", "params": {"path": str(root / "videos"), "frames": 4, "strides": [2]},
+             "category": "unlabelled_videos", "task": "video", "sequencer": {"plugin": "video_clip"}},
+            {"name": "frames", "plugin": "frame_folder", "params": {"path": str(root / "frames"), "frames": 4, "strides": [1]},
+             "category": "unlabelled_videos", "task": "video", "sequencer": {"plugin": "video_clip"}},
+            {"name": "meshes", "plugin": "meshes", "params": {"path": str(root / "meshes"), **mesh},
+             "category": "synthetic_3d", "task": "orbit", "sequencer": {"plugin": "orbit"}},
+            {"name": "coco", "plugin": "coco", "category": "annotated_images", "task": "coco_boxes",
+             "params": {"images": str(root / "coco" / "images"),
+                        "annotations": [str(root / "coco" / "annotations" / n) for n in ("instances.json", "no_images.json", "not_json.json")],
+                        "kind": "all"},
+             "renderers": [{"plugin": "coco_boxes"}], "sequencer": PAIRS_1},
+            {"name": "pairs", "plugin": "paired", "params": {"pairs_file": str(root / "paired" / "pairs.csv")},
+             "category": "annotated_images", "task": "derain", "sequencer": PAIRS_1},
+            {"name": "jhmdb", "plugin": "jhmdb_video", "params": {"path": str(root / "jhmdb_root" / "jhmdb"), "frames": 2, "strides": [1]},
+             "category": "annotated_videos", "task": "video_pose", "renderers": [{"plugin": "openpose"}],
+             "sequencer": {"plugin": "annotated_video"}},
+            {"name": "dense", "plugin": "dense_maps",
+             "params": {"images": str(root / "dense" / "images"), "maps": {"depth": str(root / "dense" / "depth")}},
+             "category": "annotated_images", "task": "depth", "renderers": [{"plugin": "depth_map"}], "sequencer": PAIRS_1},
+            {"name": "objaverse", "plugin": "objaverse",
+             "params": {"cache_dir": str(root / "objaverse" / "hf-objaverse-v1"), "uids": [c * 32 for c in "abcd"], **mesh},
+             "category": "synthetic_3d", "task": "orbit", "sequencer": {"plugin": "orbit"}},
+            {"name": "ava", "plugin": "ava_video",
+             "params": {"path": str(root / "ava_root" / "ava" / "videos"), "annotations": str(root / "ava_root" / "ava" / "annotations.csv"),
+                        "frames": 2, "strides": [1]},
+             "category": "annotated_videos", "task": "video_detection", "renderers": [{"plugin": "coco_boxes"}],
+             "sequencer": {"plugin": "annotated_video"}},
+        ],
+    }
+    return kinds, recipe
+
+
+def _recipe_text(corpus_root: Path, source_patch: dict[str, Any]) -> str:
+    import yaml
+
+    src = {"name": "images", "plugin": "image_folder", "params": {"path": str(corpus_root / "images")},
+           "category": "unlabelled_images", **source_patch}
+    return yaml.safe_dump({"name": "bad", "sources": [src]})
+
+
+#: recipes that must fail before any work (exit 2, no output folder): name -> (patch of the one
+#: source, text the error must contain: the field at fault)
+BAD_RECIPES: dict[str, tuple[dict[str, Any], str]] = {
+    "invalid_category": ({"category": "holiday_snaps"}, "sources[0].category"),
+    "unknown_field": ({"colour": "red"}, "sources[0].colour"),
+    "invalid_plugin_param": ({"params": {"path": "x", "unit_size": -3}}, "sources[0].params.unit_size"),
+    "unknown_plugin": ({"plugin": "no_such_source"}, "sources[0].plugin"),
+    "unknown_sequencer": ({"sequencer": {"plugin": "no_such_sequencer"}}, "sources[0].sequencer.plugin"),
+    "dotted_import_path": ({"plugin": "uvd_pipeline.sources.image_folder:ImageFolderSource"}, "sources[0].plugin"),
+}
+
+
+def write_bad_recipe(corpus_root: Path, folder: Path, name: str) -> Path:
+    patch, _ = BAD_RECIPES[name]
+    path = folder / f"{name}.yaml"
+    path.write_text(_recipe_text(corpus_root, patch))
+    return path
