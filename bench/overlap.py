@@ -42,6 +42,7 @@ def run_once(recipe, out: Path, workers: int, in_flight: int, seconds_per_image:
     summary = run_recipe(
         recipe, str(out), engine="ray", workers=workers, quiet=True,
         tokenizer_factory=SleepTokenizer(seconds_per_image), units_in_flight=in_flight,
+        tokenizer_actors=1,  # the stand-in is one GPU
     )
     elapsed = time.perf_counter() - start
     if summary.failures or summary.committed != summary.planned:

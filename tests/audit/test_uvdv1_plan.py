@@ -68,6 +68,11 @@ def test_full_scale_totals_match_the_paper(plan):
     assert 1.40e9 < source["laion_subset"].sequences < 1.49e9  # trimmed to 88.5 %
     assert source["laion_subset"].units == 149_000  # one 10,000-sample tar a unit
     assert plan.gpu_hours == pytest.approx(t.images / plan.gpu_images_per_s / 3600)
+    how = {}
+    for e in plan.estimates:
+        how.setdefault(e.spec.name, set()).add(e.predicted_by)
+    assert how["kinetics700"] == how["vipseg"] == how["objaverse"] == {"sequencer"}  # their own predict()
+    assert how["coco_detection"] == {"declared"} and how["laion_subset"] == {"sequencer"}  # single
 
 
 def test_uvd_plan_prints_the_shares(tmp_path):

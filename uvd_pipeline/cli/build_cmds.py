@@ -92,10 +92,10 @@ def verify_cmd(directory: str = typer.Argument(..., help="output directory or UR
     from ..manifests import open_dataset, verify_dataset
 
     problems = verify_dataset(directory)
-    n_units = len(open_dataset(directory).ledger)
     if problems:
         for p in problems:
             warn(f"[red]✗[/] {p}", "verify_problem", logging.ERROR, problem=p)
         warn(f"{len(problems)} problem(s) in {directory}", "verify_failed", logging.ERROR, problems=len(problems))
         raise typer.Exit(EXIT_FAILED)
+    n_units = len(open_dataset(directory).ledger)  # after the checks: a garbled entry is a problem, not a crash
     console.print(f"[green]✓[/] {directory}: {n_units} committed units verified")

@@ -3,7 +3,6 @@ then write the dataset summary."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from ..manifests.reader import Dataset
 from ..manifests.rollup import write_rollups
 from ..manifests.schema import DATASET_FILE, FORMAT_VERSION, RECIPE_FILE
 from ..manifests.store import OutputStore
-from ..manifests.writer import prepare_output
+from ..manifests.writer import json_text, prepare_output, summary_checksum
 from ..pipeline.plan import plan_units
 from ..pipeline.tokenize import tokenizer_fingerprint
 from ..recipe import Recipe
@@ -84,7 +83,10 @@ def run_recipe(
     start = time.perf_counter()
     run = _engine(engine)
     store = OutputStore(out)
-    prepare_output(store)
+    try:
+        prepare_output(store)
+    except OSError as exc:  # read-only, no permission, disk full
+        raise RunFailed(f"{out}: cannot create the output folders ({type(exc).__name__}: {exc})") from None
     resolved = {
         "fingerprint": recipe.fingerprint(),
         "code_version": CODE_VERSION,
@@ -155,5 +157,6 @@ def write_dataset_summary(store: OutputStore, recipe: Recipe, resolved: dict[str
         "by": by,
         "rollups": rollups,
     }
-    store.write_text(DATASET_FILE, json.dumps(summary, indent=1, sort_keys=True))
+    summary["checksum"] = summary_checksum(summary)
+    store.write_text(DATASET_FILE, json_text(summary))
     return summary

@@ -56,11 +56,16 @@ class OutputStore:
         final = self.path(rel)
         if self.local:
             tmp = f"{final}.tmp-{uuid.uuid4().hex}"
-            with self.fs.open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                _fsync(f)
-            self.fs.mv(tmp, final)
+            try:
+                with self.fs.open(tmp, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    _fsync(f)
+                self.fs.mv(tmp, final)
+            except Exception:  # disk full, permissions: leave no partial temporary file behind
+                if self.fs.exists(tmp):
+                    self.fs.rm(tmp)
+                raise
         else:  # one PUT: the object appears whole or not at all
             self.fs.pipe_file(final, data)
 

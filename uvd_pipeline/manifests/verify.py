@@ -1,4 +1,5 @@
-"""`uvd verify`: every committed file matches its ledger checksum, every manifest row points
+"""`uvd verify`: every committed file matches its ledger checksum, the ledger entries and
+dataset.json carry their own checksums and are byte for byte as written, every manifest row points
 inside its shard, and every unit accounts for what it read (read = used + rejected)."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numpy as np
 from ..types import TOKENS_PER_IMAGE
 from .reader import Dataset, read_arrow
 from .schema import DATASET_FILE, LEDGER_DIR, MANIFEST_SCHEMA, REJECTS_SCHEMA
-from .writer import ledger_checksum
+from .writer import json_text, ledger_checksum, summary_checksum
 
 
 def verify_dataset(root: str) -> list[str]:
@@ -23,12 +24,16 @@ def verify_dataset(root: str) -> list[str]:
     for name in store.list(LEDGER_DIR, ".json"):
         rel = f"{LEDGER_DIR}/{name}"
         try:
-            entry = json.loads(store.read_text(rel))
+            text = store.read_text(rel)
+            entry = json.loads(text)
         except (ValueError, UnicodeDecodeError) as exc:
             problems.append(f"{rel}: not valid JSON ({exc})")
             continue
-        if entry.get("checksum") != ledger_checksum(entry):
+        if not isinstance(entry, dict) or entry.get("checksum") != ledger_checksum(entry):
             problems.append(f"{rel}: ledger checksum mismatch (entry altered)")
+            continue
+        if text != json_text(entry):  # e.g. whitespace changed: same entry, altered file
+            problems.append(f"{rel}: bytes differ from the entry's written form (file altered)")
             continue
         unit = entry["unit"]
         blobs: dict[str, bytes] = {}
@@ -45,13 +50,32 @@ def verify_dataset(root: str) -> list[str]:
         if len(blobs) != 3:
             continue
         problems += _check_unit(entry, blobs, totals)
-    summary = ds.summary() if store.exists(DATASET_FILE) else None
+    summary, found = _read_summary(store)
+    problems += found
     if summary is not None:
         for key in ("sequences", "tokens"):
             want = summary.get("totals", {}).get(key)
             if want is not None and want != totals[key]:
                 problems.append(f"{DATASET_FILE}: totals.{key} = {want}, ledger says {totals[key]}")
     return problems
+
+
+def _read_summary(store) -> tuple[dict | None, list[str]]:
+    """dataset.json, if present and intact (its checksum and written form), and the problems found."""
+    if not store.exists(DATASET_FILE):
+        return None, []
+    try:
+        text = store.read_text(DATASET_FILE)
+        summary = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, [f"{DATASET_FILE}: not valid JSON ({exc})"]
+    if not isinstance(summary, dict) or "checksum" not in summary:
+        return None, [f"{DATASET_FILE}: no checksum (altered, or written by an older uvd: rerun `uvd run` to rewrite it)"]
+    if summary["checksum"] != summary_checksum(summary):
+        return None, [f"{DATASET_FILE}: checksum mismatch (file altered)"]
+    if text != json_text(summary):
+        return None, [f"{DATASET_FILE}: bytes differ from its written form (file altered)"]
+    return summary, []
 
 
 def _check_unit(entry: dict, blobs: dict[str, bytes], totals: dict[str, int]) -> list[str]:

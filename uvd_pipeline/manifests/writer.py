@@ -43,6 +43,17 @@ def ledger_checksum(entry: dict[str, Any]) -> str:
     return hash_hex("ledger", body)
 
 
+def summary_checksum(summary: dict[str, Any]) -> str:
+    """The checksum dataset.json carries (`uvd verify` recomputes it), as a ledger entry does."""
+    body = {k: v for k, v in summary.items() if k != "checksum"}
+    return hash_hex("dataset", body)
+
+
+def json_text(value: dict[str, Any]) -> str:
+    """The one written form of the ledger entries and dataset.json; verify compares bytes with it."""
+    return json.dumps(value, indent=1, sort_keys=True)
+
+
 def commit_unit(
     store: OutputStore,
     unit: WorkUnit,
@@ -124,7 +135,7 @@ def commit_unit(
     store.write_bytes(shard_rel, shard_data)
     store.write_bytes(entry["files"]["manifest"]["path"], manifest_data)
     store.write_bytes(entry["files"]["rejects"]["path"], rejects_data)
-    store.write_text(f"{LEDGER_DIR}/{unit.id}.json", json.dumps(entry, indent=1, sort_keys=True))
+    store.write_text(f"{LEDGER_DIR}/{unit.id}.json", json_text(entry))
     return entry
 
 
