@@ -11,10 +11,10 @@ the real CPU stages (read JPEG, decode, resize to 256, sequence, write + commit)
 Each includes its own start-up (worker processes, the actor importing torch), as a run does.
 overlap = pipe / max(cpu, tok); 1.0 is perfect overlap, 2.0 none at all when cpu = tok. By default
 the stand-in's time per image is chosen so that tok = cpu (the hardest case). Each shape of the
-engine (units in flight = workers, the old shape; and the default, 2 x workers) is measured
+engine (units in flight = 1 x workers, the old shape; and 2 x workers, the default) is measured
 side by side, alternating, for several rounds; medians are reported. Target: overlap <= 1.15.
 
-Usage: python bench/overlap.py [--images 960] [--unit-size 16] [--workers 2] [--rounds 3]
+Usage: python bench/overlap.py [--images 960] [--unit-size 16] [--workers 2] [--rounds 3] [--in-flight 1,2,4]
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ def main() -> None:
     ap.add_argument("--unit-size", type=int, default=16)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--in-flight", default="1,2", help="units in flight to compare, as multiples of --workers")
     ap.add_argument("--seconds-per-image", type=float, default=None,
                     help="stand-in tokenizer cost (default: chosen so that tok = cpu)")
     args = ap.parse_args()
@@ -82,7 +83,8 @@ def main() -> None:
 
     register_by_value()
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, configure_logging=False, log_to_driver=False)
-    shapes = {"in_flight=workers": args.workers, "in_flight=2xworkers": 2 * args.workers}
+    factors = [int(f) for f in args.in_flight.split(",")]
+    shapes = {f"in_flight={f}xworkers": f * args.workers for f in factors}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         recipe = parse_recipe(folder_recipe(make_images(root / "images", args.images), args.unit_size))
@@ -94,7 +96,7 @@ def main() -> None:
             k += 1
             return root / f"out{k}"
 
-        run_once(recipe, fresh(), args.workers, 2 * args.workers, 0.0)  # warm the workers and page cache
+        run_once(recipe, fresh(), args.workers, max(shapes.values()), 0.0)  # warm the workers and page cache
         cpu = {name: [] for name in shapes}
         for name, in_flight in shapes.items():
             cpu[name].append(run_once(recipe, fresh(), args.workers, in_flight, 0.0)[0])

@@ -77,15 +77,20 @@ def test_mmpose_predicts_17_keypoints_per_person_box_and_draws_openpose(tiny_mod
     config, checkpoint = tiny_model
     est = MMPoseEstimator(config=config, checkpoint=checkpoint, device="cpu", score_threshold=0.0)
     est.setup()
-    pixels = np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)
-    meta = {"annotations": [{"id": 1, "category_id": 1, "bbox": [10, 10, 50, 100]},
-                            {"id": 2, "category_id": 1, "bbox": [90, 5, 60, 110]}]}
+    half = np.random.default_rng(0).integers(0, 256, (120, 120, 3), dtype=np.uint8)
+    pixels = np.concatenate([half, half], axis=1)  # the right half repeats the left half
+    meta = {"annotations": [{"id": 1, "category_id": 1, "bbox": [30, 30, 40, 60]},
+                            {"id": 2, "category_id": 1, "bbox": [150, 30, 40, 60]},
+                            {"id": 3, "category_id": 3, "bbox": [0, 0, 240, 120]}]}  # not a person
     item = Item("r", Image("i", pixels), meta=meta)
     people = est.predict(pixels, item)
     assert len(people) == 2 and all(p.shape == (17, 3) for p in people)
-    assert (people[0][:, 0] >= 10 - 1).all() and (people[0][:, 0] <= 60 + 1).all()  # inside its box
+    # Same crop content 120 px apart: the model sees the same input, so the skeletons are 120 px apart.
+    assert np.allclose(people[1][:, :2] - people[0][:, :2], [120, 0], atol=1e-3)
+    assert set(np.unique(people[0][:, 2]).tolist()) <= {0.0, 2.0}  # visible when the score passes the threshold
+    assert np.array_equal(people[0][:, 2], people[1][:, 2])
     out = est.render(item)
-    assert out.shape == (120, 160, 3) and out.any()
+    assert out.shape == (120, 240, 3) and out.any()
     whole = MMPoseEstimator(config=config, checkpoint=checkpoint, device="cpu", boxes="whole_image", score_threshold=0.0)
     whole.setup()
     assert len(whole.predict(pixels, item)) == 1

@@ -444,28 +444,31 @@ def make_corpus(root: Path, seed: int = 0) -> tuple[list[Kind], dict[str, Any]]:
     return kinds, recipe
 
 
-def _recipe_text(corpus_root: Path, source_patch: dict[str, Any]) -> str:
+def _recipe_text(corpus_root: Path, source_patch: dict[str, Any], recipe_patch: dict[str, Any]) -> str:
     import yaml
 
     src = {"name": "images", "plugin": "image_folder", "params": {"path": str(corpus_root / "images")},
            "category": "unlabelled_images", **source_patch}
-    return yaml.safe_dump({"name": "bad", "sources": [src]})
+    return yaml.safe_dump({"name": "bad", "sources": [src], **recipe_patch})
 
 
 #: recipes that must fail before any work (exit 2, no output folder): name -> (patch of the one
-#: source, text the error must contain: the field at fault)
-BAD_RECIPES: dict[str, tuple[dict[str, Any], str]] = {
-    "invalid_category": ({"category": "holiday_snaps"}, "sources[0].category"),
-    "unknown_field": ({"colour": "red"}, "sources[0].colour"),
-    "invalid_plugin_param": ({"params": {"path": "x", "unit_size": -3}}, "sources[0].params.unit_size"),
-    "unknown_plugin": ({"plugin": "no_such_source"}, "sources[0].plugin"),
-    "unknown_sequencer": ({"sequencer": {"plugin": "no_such_sequencer"}}, "sources[0].sequencer.plugin"),
-    "dotted_import_path": ({"plugin": "uvd_pipeline.sources.image_folder:ImageFolderSource"}, "sources[0].plugin"),
+#: source, patch of the recipe, text the error must contain: the field at fault)
+BAD_RECIPES: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
+    "invalid_category": ({"category": "holiday_snaps"}, {}, "sources[0].category"),
+    "unknown_field": ({"colour": "red"}, {}, "sources[0].colour"),
+    "invalid_plugin_param": ({"params": {"path": "x", "unit_size": -3}}, {}, "sources[0].params.unit_size"),
+    "unknown_plugin": ({"plugin": "no_such_source"}, {}, "sources[0].plugin"),
+    "unknown_sequencer": ({"sequencer": {"plugin": "no_such_sequencer"}}, {}, "sources[0].sequencer.plugin"),
+    "dotted_import_path": ({"plugin": "uvd_pipeline.sources.image_folder:ImageFolderSource"}, {}, "sources[0].plugin"),
+    "missing_input_folder": ({"params": {"path": "/nonexistent/uvd/images"}}, {}, "sources[0](images,pluginimage_folder)"),
+    "missing_checkpoint": ({}, {"tokenizer": {"checkpoint": "/nonexistent/uvd/vqgan"}}, "tokenizer.checkpoint"),
+    "not_a_mapping": ({}, {"sources": "all of them"}, "sources"),
 }
 
 
 def write_bad_recipe(corpus_root: Path, folder: Path, name: str) -> Path:
-    patch, _ = BAD_RECIPES[name]
+    source_patch, recipe_patch, _ = BAD_RECIPES[name]
     path = folder / f"{name}.yaml"
-    path.write_text(_recipe_text(corpus_root, patch))
+    path.write_text(_recipe_text(corpus_root, source_patch, recipe_patch))
     return path

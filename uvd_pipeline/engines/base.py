@@ -15,7 +15,7 @@ from ..errors import RecipeError, UvdError
 from ..logging_setup import event, get_logger
 from ..manifests.reader import Dataset
 from ..manifests.rollup import write_rollups
-from ..manifests.schema import DATASET_FILE, FORMAT_VERSION, RECIPE_FILE
+from ..manifests.schema import DATASET_FILE, PALETTE_FILE, FORMAT_VERSION, RECIPE_FILE
 from ..manifests.store import OutputStore
 from ..manifests.writer import json_text, prepare_output, summary_checksum
 from ..pipeline.plan import plan_units
@@ -82,19 +82,21 @@ def run_recipe(
 ) -> RunSummary:
     start = time.perf_counter()
     run = _engine(engine)
-    store = OutputStore(out)
-    try:
-        prepare_output(store)
-    except OSError as exc:  # read-only, no permission, disk full
-        raise RunFailed(f"{out}: cannot create the output folders ({type(exc).__name__}: {exc})") from None
+    # Everything that can refuse the recipe (inputs to plan, the tokenizer checkpoint) runs before
+    # the output folder is made: a refused recipe leaves nothing behind.
     resolved = {
         "fingerprint": recipe.fingerprint(),
         "code_version": CODE_VERSION,
         "tokenizer_sha256": tokenizer_fingerprint(recipe.tokenizer),
         "recipe": recipe.to_dict(),
     }
-    _check_recipe(store, recipe, resolved)
     units = plan_units(recipe)
+    store = OutputStore(out)
+    try:
+        prepare_output(store)
+    except OSError as exc:  # read-only, no permission, disk full
+        raise RunFailed(f"{out}: cannot create the output folders ({type(exc).__name__}: {exc})") from None
+    _check_recipe(store, recipe, resolved)
     done = {name.removesuffix(".json") for name in Dataset(out).store.list("ledger", ".json")}
     pending = [u for u in units if u.id not in done]
     event(log, "run_started", f"run {recipe.name}: {len(pending)} of {len(units)} units to build on {engine} -> {out}",
@@ -158,5 +160,8 @@ def write_dataset_summary(store: OutputStore, recipe: Recipe, resolved: dict[str
         "rollups": rollups,
     }
     summary["checksum"] = summary_checksum(summary)
+    from ..renderers.palette import palette_json
+
+    store.write_text(PALETTE_FILE, palette_json())  # invert segmentation colours back to ids
     store.write_text(DATASET_FILE, json_text(summary))
     return summary

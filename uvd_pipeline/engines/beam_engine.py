@@ -53,8 +53,8 @@ beam = _import_beam()
 from apache_beam.options.pipeline_options import (  # noqa: E402
     DirectOptions,
     PipelineOptions,
-    WorkerOptions,
     StandardOptions,
+    WorkerOptions,
 )
 
 log = logging.getLogger("uvd_pipeline.beam")

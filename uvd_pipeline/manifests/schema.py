@@ -40,3 +40,4 @@ REJECTS_DIR = "rejects"
 LEDGER_DIR = "ledger"
 RECIPE_FILE = "recipe.resolved.yaml"
 DATASET_FILE = "dataset.json"
+PALETTE_FILE = "palette.json"  # the fixed 256-colour segmentation palette (renderers/palette.py)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import registry
+from ..errors import RecipeError, UvdError
 from ..audit.quota import apply_quotas
 from ..recipe import Recipe
 from ..types import WorkUnit
@@ -15,8 +16,16 @@ def unit_id(source: str, index: int) -> str:
 def plan_units(recipe: Recipe, with_quotas: bool = True) -> list[WorkUnit]:
     """Every source's units in recipe order; capped sources' units carry their quota (audit/quota.py)."""
     units: list[WorkUnit] = []
-    for spec in recipe.sources:
+    for n, spec in enumerate(recipe.sources):
         source = registry.create("source", spec.plugin, spec.params)
-        for i, payload in enumerate(source.units()):
+        try:
+            payloads = source.units()
+        except UvdError:
+            raise
+        except Exception as exc:  # a missing folder, an annotation file that cannot be parsed at all
+            raise RecipeError(
+                f"sources[{n}] ({spec.name}, plugin {spec.plugin}): cannot plan its units: {type(exc).__name__}: {exc}"
+            ) from None
+        for i, payload in enumerate(payloads):
             units.append(WorkUnit(unit_id(spec.name, i), spec.name, i, payload))
     return apply_quotas(recipe, units) if with_quotas else units

@@ -36,7 +36,10 @@ def _decode(mask_api, rle) -> np.ndarray:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(float(v))
+    try:
+        return isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(float(v))
+    except OverflowError:  # an integer beyond float range
+        return False
 
 
 def check_segmentation(seg: Any, width: int, height: int, where: str = "") -> Any:
@@ -97,8 +100,15 @@ def _check_rle(rle: dict, width: int, height: int, where: str) -> dict:
         area = int(mask_api.area(compressed))
     except (ValueError, TypeError) as exc:
         raise BadInput("bad_rle", f"{where}: {exc}") from None
+    # A string whose runs cover fewer pixels than the image decodes into whatever memory held, so
+    # the decode is only trusted when encoding it again gives back the same string (COCO's encoder
+    # is canonical: every string it writes round-trips exactly).
     if decoded.max(initial=0) > 1 or int(decoded.sum()) != area:
         raise BadInput("bad_rle", f"{where}: compressed RLE does not cover the {width}x{height} image")
+    again = mask_api.encode(np.asfortranarray(decoded.astype(np.uint8)))["counts"]
+    if again != compressed["counts"]:
+        raise BadInput("bad_rle", f"{where}: compressed RLE does not cover the {width}x{height} image exactly "
+                                  "(or is not in COCO's canonical form)")
     return {"size": [height, width], "counts": counts}
 
 

@@ -35,7 +35,7 @@ def load_map(url: str) -> np.ndarray:
     if url.lower().endswith(".npy"):
         try:
             arr = np.load(io.BytesIO(data), allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
+        except Exception as exc:  # a bad header raises ValueError, SyntaxError, TokenError, MemoryError ...
             raise BadInput("corrupt_map", f"{url}: {exc}") from None
     else:
         img = decode_image(data, url)

@@ -12,6 +12,7 @@ class label are rejected as "missing_label".
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -38,6 +39,12 @@ class ClassGroupsParams(BaseModel):
 
 class ClassGroupsSequencer(Sequencer):
     Params = ClassGroupsParams
+
+    def predict(self, n_records: int, source_params: dict[str, Any] | None = None) -> tuple[int, int]:
+        """An upper bound: `length` images per sequence. How many sequences the groups fill
+        depends on the class sizes inside the unit, which only reading the labels tells."""
+        k = n_records // self.params.length
+        return k, k * self.params.length
 
     def build(self, items: list[Item], rng: np.random.Generator) -> Iterator[VisualSequence | Reject]:
         p = self.params

@@ -11,6 +11,7 @@ Items lacking a modality are rejected as "missing_view"; a tail of fewer than `m
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -59,6 +60,14 @@ def element(item: Item, name: str) -> Image:
 
 class KTupleSequencer(Sequencer):
     Params = KTupleParams
+
+    def predict(self, n_records: int, source_params: dict[str, Any] | None = None) -> tuple[int, int]:
+        """`n_shots` items of `m` elements per sequence; a remainder of at least `min_shots` makes
+        a shorter last sequence. Exact when every record has every modality."""
+        p = self.params
+        full, rest = divmod(n_records, p.n_shots)
+        extra = 1 if rest and rest >= (p.min_shots or p.n_shots) else 0
+        return full + extra, p.m * (full * p.n_shots + (rest if extra else 0))
 
     def build(self, items: list[Item], rng: np.random.Generator) -> Iterator[VisualSequence | Reject]:
         p = self.params

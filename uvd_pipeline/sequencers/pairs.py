@@ -11,6 +11,7 @@ full) is rejected as "incomplete_sequence"; lower `min_pairs` to keep shorter la
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -48,6 +49,14 @@ def pick_view(item: Item, view: str | None) -> tuple[str, Image] | Reject:
 
 class PairsSequencer(Sequencer):
     Params = PairsParams
+
+    def predict(self, n_records: int, source_params: dict[str, Any] | None = None) -> tuple[int, int]:
+        """`pairs` (image, view) pairs per sequence; a remainder of at least `min_pairs` makes a
+        shorter last sequence. Exact when every record has the view."""
+        p = self.params
+        full, rest = divmod(n_records, p.pairs)
+        extra = 1 if rest and rest >= (p.min_pairs or p.pairs) else 0
+        return full + extra, 2 * (full * p.pairs + (rest if extra else 0))
 
     def build(self, items: list[Item], rng: np.random.Generator) -> Iterator[VisualSequence | Reject]:
         p = self.params

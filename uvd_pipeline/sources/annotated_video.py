@@ -193,12 +193,38 @@ def _scipy_loadmat():
     return loadmat
 
 
+# scipy's MAT-file reader is compiled code that some malformed files crash outright (a segfault,
+# e.g. scipy 1.17 on a matrix whose data element has type 0), which would kill the worker, not
+# raise. So it reads each file in a child process, which hands back pos_img as .npy bytes (never a
+# pickle) or exits 3 naming the variables it found.
+_MAT_CHILD = """
+import io, sys
+import numpy as np
+from scipy.io import loadmat
+mat = loadmat(io.BytesIO(sys.stdin.buffer.read()))
+if "pos_img" not in mat:
+    sys.stderr.write(str(sorted(k for k in mat if not k.startswith("__"))))
+    sys.exit(3)
+out = io.BytesIO()
+np.save(out, np.asarray(mat["pos_img"], dtype=np.float64), allow_pickle=False)
+sys.stdout.buffer.write(out.getvalue())
+"""
+
+
 def load_jhmdb_joints(url: str) -> np.ndarray:
-    """pos_img (2 x 15 x frames) from a joint_positions.mat (MATLAB v5 through scipy; no pickle)."""
-    mat = _scipy_loadmat()(io.BytesIO(read_bytes(url)))
-    if "pos_img" not in mat:
-        raise ValueError(f"no pos_img variable (has {sorted(k for k in mat if not k.startswith('__'))})")
-    pos = np.asarray(mat["pos_img"], dtype=np.float64)
+    """pos_img (2 x 15 x frames) from a joint_positions.mat (MATLAB v5 through scipy, in a child
+    process; no pickle)."""
+    import subprocess
+    import sys
+
+    _scipy_loadmat()  # the install hint, here rather than in the child
+    proc = subprocess.run([sys.executable, "-c", _MAT_CHILD], input=read_bytes(url), capture_output=True, timeout=300)
+    if proc.returncode == 3:
+        raise ValueError(f"no pos_img variable (has {proc.stderr.decode(errors='replace')})")
+    if proc.returncode != 0:
+        last = (proc.stderr.decode(errors="replace").strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        raise ValueError(f"scipy cannot read it ({'the reader crashed' if proc.returncode < 0 else last})")
+    pos = np.load(io.BytesIO(proc.stdout), allow_pickle=False)
     if pos.ndim != 3 or pos.shape[:2] != (2, len(JHMDB_JOINTS)):
         raise ValueError(f"pos_img has shape {pos.shape}, expected (2, {len(JHMDB_JOINTS)}, frames)")
     return pos

@@ -46,7 +46,7 @@ def parse_ava_rows(text: str, origin: str) -> tuple[dict[str, dict[float, dict[i
     videos: dict[str, dict[float, dict[int, dict]]] = {}
     bad = []
     try:
-        rows = list(csv.reader(io.StringIO(text)))
+        rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
         raise ValueError(f"{origin}: not a CSV file ({exc})") from None
     for line_no, row in enumerate(rows, start=1):
@@ -139,7 +139,10 @@ class AvaVideoSource(_AnnotatedVideoSource):
                         record, "unreadable_video", f"{url}: OpenCV/FFmpeg cannot open it or it has no frame rate"
                     )
                     return
-                numbers = [round((keyframes[i]["t"] - p.time_offset) * fps) for i in clip.indices]
+                try:
+                    numbers = [round((keyframes[i]["t"] - p.time_offset) * fps) for i in clip.indices]
+                except OverflowError:  # a timestamp so large that its frame number is infinite
+                    numbers = [-1]
                 if numbers[0] < 0 or any(b <= a for a, b in zip(numbers, numbers[1:])):
                     yield Reject(record, "bad_timestamps", f"{record}: keyframes map to frames {numbers} at {fps} fps")
                     return

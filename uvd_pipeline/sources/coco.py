@@ -65,7 +65,10 @@ def _is_int(v: Any) -> bool:
 
 
 def _is_num(v: Any) -> bool:
-    return isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(float(v))
+    try:
+        return isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(float(v))
+    except OverflowError:  # an integer beyond float range
+        return False
 
 
 def _has_kind(ann: dict, kind: str) -> bool:
@@ -95,7 +98,7 @@ def _collect(paths: list[str]) -> _Collected:
         name = posixpath.basename(path.rstrip("/"))
         try:
             data = json.loads(read_bytes(path))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:  # RecursionError: nested too deep
             got.problems.append(_problem(name, "bad_coco_file", f"{path}: {type(exc).__name__}: {exc}"))
             continue
         missing = [k for k in ("images", "annotations", "categories") if not isinstance(data, dict) or not isinstance(data.get(k), list)]
@@ -146,7 +149,8 @@ class CocoSource(Source):
             if isinstance(name, str) and name in names:  # records must be unique: one image per file
                 got.problems.append(_problem(f"image/{i}", "duplicate_file_name", f"{name!r} is named by an earlier image id"))
                 continue
-            names.add(name)
+            if isinstance(name, str):  # another type is rejected when read (missing_field)
+                names.add(name)
             if p.kind == "all" or i in by_image:
                 listed.append(i)
         if p.max_images:

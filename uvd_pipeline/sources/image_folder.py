@@ -48,7 +48,7 @@ def read_image_file(url: str, record: str, meta: dict[str, Any] | None = None) -
     """One image file as an Item (id = hash of its bytes), or a Reject naming the reason."""
     try:
         data = read_bytes(url)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a path no filesystem takes (NUL byte)
         return Reject(record, "unreadable_file", f"{url}: {exc}")
     try:
         img = decode_image(data, record)

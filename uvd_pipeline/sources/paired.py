@@ -99,12 +99,15 @@ class PairedSource(Source):
                 if line.strip():
                     try:
                         rows.append((n, json.loads(line)))
-                    except ValueError as exc:
+                    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
                         problems.append(_problem(f"{name}:{n}", "bad_row", f"not JSON: {exc}"))
         else:
-            reader = csv.DictReader(io.StringIO(text))
-            for row in reader:
-                rows.append((reader.line_num, row))
+            reader = csv.DictReader(io.StringIO(text, newline=""))
+            try:
+                for row in reader:
+                    rows.append((reader.line_num, row))
+            except csv.Error as exc:  # e.g. a field over csv's size limit: what follows is unreadable
+                problems.append(_problem(f"{name}:{reader.line_num}", "bad_row", f"not CSV from this line on: {exc}"))
         pairs = []
         for n, row in rows:
             a = row.get("input") if isinstance(row, dict) else None

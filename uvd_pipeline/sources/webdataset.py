@@ -116,7 +116,7 @@ def _sample(tar_name: str, key: str, parts: dict[str, bytes]) -> Item | Reject:
         try:
             info = json.loads(parts["json"])
             meta.update({k: info[k] for k in META_FIELDS if isinstance(info, dict) and k in info})
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's limit
             meta["json_error"] = "sidecar .json is not valid JSON"
     if "txt" in parts and "caption" not in meta:
         meta["caption"] = parts["txt"].decode("utf-8", "replace")
