@@ -76,10 +76,10 @@ def make_workload(root: Path, images: int = 24, unit_size: int = 3, seed: int = 
     return path
 
 
-def run_args(recipe: Path, out: Path, engine: str, address: str | None) -> list[str]:
+def run_args(recipe: Path, out: Path, engine: str, address: str | None, workers: int = 2) -> list[str]:
     args = uvd("run", str(recipe), "--out", str(out), "--engine", engine, "-q")
-    if engine == "ray" and address:
-        args += ["--address", address, "--workers", "2"]
+    if engine == "ray":
+        args += ["--workers", str(workers)] + (["--address", address] if address else [])
     return args
 
 
@@ -102,9 +102,12 @@ def committed(out: Path) -> int:
     return len([p for p in ledger.iterdir() if p.suffix == ".json"]) if ledger.exists() else 0
 
 
-def uninterrupted(recipe: Path, out: Path, engine: str, address: str | None, env: dict[str, str]) -> tuple[str, float]:
+def uninterrupted(
+    recipe: Path, out: Path, engine: str, address: str | None, env: dict[str, str], workers: int = 2
+) -> tuple[str, float]:
     start = time.perf_counter()
-    proc = subprocess.run(run_args(recipe, out, engine, address), capture_output=True, text=True, env=env, timeout=1200)
+    proc = subprocess.run(run_args(recipe, out, engine, address, workers), capture_output=True, text=True, env=env,
+                          timeout=1200)
     if proc.returncode != 0:
         raise RuntimeError(f"the uninterrupted {engine} run failed:\n{proc.stderr[-3000:]}")
     return digest(out), time.perf_counter() - start
@@ -162,6 +165,7 @@ class Trial:
     exit_code: int | None = None
     verify_after_kill: list[str] = dataclasses.field(default_factory=list)
     rerun_exit: int | None = None
+    rerun_error: str = ""  # the end of the rerun's stderr when it failed
     digest_ok: bool = False
     seconds: float = 0.0
 
@@ -181,7 +185,7 @@ def draw(engine: str, index: int, seed: int, units_total: int) -> tuple[str, int
 
 def run_trial(
     recipe: Path, work: Path, engine: str, index: int, seed: int, ref_digest: str, units_total: int,
-    address: str | None = None, env: dict[str, str] | None = None, head_pid: int | None = None,
+    address: str | None = None, env: dict[str, str] | None = None, head_pid: int | None = None, workers: int = 2,
 ) -> Trial:
     """One kill-and-resume trial. With a shared cluster (`address`), `head_pid` is its head process,
     started by the caller: workers are looked for under it."""
@@ -194,7 +198,7 @@ def run_trial(
     shutil.rmtree(out, ignore_errors=True)
     existing = {p.pid for p in _tree(head_pid)} if head_pid else set()
     start = time.perf_counter()
-    proc = subprocess.Popen(run_args(recipe, out, engine, address), start_new_session=True, env=env,
+    proc = subprocess.Popen(run_args(recipe, out, engine, address, workers), start_new_session=True, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while proc.poll() is None and committed(out) < after_units:
@@ -211,12 +215,12 @@ def run_trial(
             proc.wait()
             _kill_leftovers(snapshot)
         elif target == "worker":
-            workers: list[Any] = []
-            while proc.poll() is None and not workers:  # early points: wait for the first worker
-                workers = _workers(head_pid or proc.pid, existing)
+            busy: list[Any] = []
+            while proc.poll() is None and not busy:  # early points: wait for the first worker
+                busy = _workers(head_pid or proc.pid, existing)
                 time.sleep(0.02)
-            if workers and proc.poll() is None:
-                victim = random.Random(f"{seed}/{engine}/{index}/victim").choice(workers)
+            if busy and proc.poll() is None:
+                victim = random.Random(f"{seed}/{engine}/{index}/victim").choice(busy)
                 try:
                     name = _name(victim)
                     trial.units_at_kill = committed(out)
@@ -234,8 +238,11 @@ def run_trial(
             proc.wait()
             _kill_leftovers(snapshot)
     trial.verify_after_kill = verify(out)
-    rerun = subprocess.run(run_args(recipe, out, engine, address), capture_output=True, text=True, env=env, timeout=1200)
+    rerun = subprocess.run(run_args(recipe, out, engine, address, workers), capture_output=True, text=True, env=env,
+                           timeout=1200)
     trial.rerun_exit = rerun.returncode
+    if rerun.returncode != 0:
+        trial.rerun_error = rerun.stderr[-2000:]
     trial.digest_ok = rerun.returncode == 0 and not verify(out) and digest(out) == ref_digest
     trial.seconds = round(time.perf_counter() - start, 1)
     return trial
@@ -244,6 +251,7 @@ def run_trial(
 def run_trials(
     recipe: Path, work: Path, engine: str, trials: int, seed: int, ref_digest: str, units_total: int,
     address: str | None = None, env: dict[str, str] | None = None, head_pid: int | None = None, log: Any = None,
+    workers: int = 2,
 ) -> tuple[list[Trial], int]:
     """Trials until `trials` were interrupted (at most 3x attempts); returns (interrupted trials,
     attempts whose run finished before the kill)."""
@@ -251,7 +259,7 @@ def run_trials(
     finished_first = 0
     index = 0
     while len(done) < trials and index < 3 * trials:
-        t = run_trial(recipe, work, engine, index, seed, ref_digest, units_total, address, env, head_pid)
+        t = run_trial(recipe, work, engine, index, seed, ref_digest, units_total, address, env, head_pid, workers)
         index += 1
         if not t.interrupted:
             finished_first += 1
@@ -313,6 +321,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--images", type=int, default=24)
     parser.add_argument("--unit-size", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2, help="--workers of the Ray runs")
     parser.add_argument("--work", default=None, help="scratch folder (default: a temporary one, removed)")
     parser.add_argument("--json", default=None, help="write the results here")
     args = parser.parse_args()
@@ -335,14 +344,14 @@ def main() -> int:
                 address, extra, head = stack.enter_context(ray_head(work / "ray-head"))
                 env.update(extra)
             out_ref = work / f"{label}-reference"
-            d, seconds = uninterrupted(recipe, out_ref, engine, address, env)
+            d, seconds = uninterrupted(recipe, out_ref, engine, address, env, args.workers)
             units_total = committed(out_ref)
             ref_digest = ref_digest or d
             same = d == ref_digest
             print(f"{label}: uninterrupted run {seconds:.1f} s, {units_total} units, digest {d[:16]} "
                   f"({'same as' if same else 'DIFFERS from'} the first engine's)")
             trials, finished_first = run_trials(recipe, work / label, engine, args.trials, args.seed, ref_digest,
-                                                units_total, address, env, head, log=print)
+                                                units_total, address, env, head, log=print, workers=args.workers)
         passed = sum(t.passed for t in trials)
         ok &= same and passed == args.trials
         report["engines"][label] = {

@@ -57,7 +57,7 @@ def test_sigkill_ray_driver_or_worker_then_rerun_gives_the_uninterrupted_digest(
     recipe, digest, units = workload
     address, env, head_pid = ray_head
     trials, finished_first = crash_trials.run_trials(
-        recipe, tmp_path, "ray", CI_TRIALS, 0, digest, units, address, {**os.environ, **env}, head_pid)
+        recipe, tmp_path, "ray", CI_TRIALS, 0, digest, units, address, {**os.environ, **env}, head_pid, workers=1)
     _check(trials, finished_first, "ray")
     assert {t.target for t in trials} == {"driver", "worker"}  # seed 0 draws both kinds of kill
 

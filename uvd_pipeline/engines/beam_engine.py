@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from ..errors import UvdError
@@ -62,6 +65,10 @@ FAILED = "failed"
 HEADER = "header"
 TOKENS = "tokens"
 LOCAL_RUNNERS = ("DirectRunner", "FnApiRunner", "SwitchingDirectRunner")
+LOCAL_RUNNER_LOGGERS = (
+    "apache_beam.runners.portability.fn_api_runner.fn_runner",
+    "apache_beam.runners.portability.local_job_service",
+)
 
 
 class UvdBeamOptions(PipelineOptions):
@@ -84,25 +91,36 @@ def _error(exc: BaseException) -> str:
 
 
 class BuildUnit(beam.DoFn):
-    """Read and build one unit; the UnitBuilder (and every plugin's setup) lives as long as the worker."""
+    """Read and build one unit; the UnitBuilder (and every plugin's setup) lives as long as the worker.
+
+    Beam may run successive bundles of one DoFn on different threads of its worker; plugins may
+    hold thread-bound resources (an EGL context), so every plugin call of this DoFn runs on one
+    thread of its own, as it does in the other engines.
+    """
 
     def __init__(self, recipe: dict[str, Any]) -> None:
         self.recipe = recipe
         self.builder = None
+        self.thread = None
 
     def setup(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         from ..pipeline.build import UnitBuilder
 
-        self.builder = UnitBuilder(self.recipe)
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="uvd-build")
+        self.builder = self.thread.submit(UnitBuilder, self.recipe).result()
 
     def teardown(self) -> None:
-        if self.builder is not None:
-            self.builder.close()
+        if self.thread is not None:
+            if self.builder is not None:
+                self.thread.submit(self.builder.close).result()
+            self.thread.shutdown()
 
     def process(self, row: dict[str, Any]) -> Iterator[Any]:
         unit = WorkUnit.from_row(row)
         try:
-            built = self.builder.build(unit)
+            built = self.thread.submit(self.builder.build, unit).result()
         except Exception as exc:  # one bad unit must not stop the others
             log.error("unit %s failed to build: %s", unit.id, _error(exc))
             yield beam.pvalue.TaggedOutput(FAILED, (unit.id, _error(exc)))
@@ -275,26 +293,47 @@ def _provision_info(options: PipelineOptions):
     return fn_runner.ExtendedProvisionInfo(beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded))
 
 
-def _make_pipeline(args: list[str], workers: int):
+def _make_pipeline(args: list[str], workers: int, worker_log: str):
+    """(pipeline, whether it runs on this machine's Python runner)."""
     options = PipelineOptions(args)
     standard = options.view_as(StandardOptions)
-    runner_name = standard.runner or "DirectRunner"
     runner = None
-    if runner_name in LOCAL_RUNNERS:
+    if (standard.runner or "DirectRunner") in LOCAL_RUNNERS:
         from apache_beam.runners.portability.fn_api_runner import fn_runner
+        from apache_beam.transforms.environments import SubprocessSDKEnvironment
 
+        given = " ".join(args)
         direct = options.view_as(DirectOptions)
-        if workers > 1 and direct.direct_num_workers == 1 and "--direct_num_workers" not in " ".join(args):
+        environment = None
+        if workers > 1 and "--direct_num_workers" not in given and "--direct_running_mode" not in given:
+            # N worker processes (real parallelism, and a thread-bound plugin resource such as an
+            # EGL context stays in its process); their own start-up chatter goes to a log file.
             direct.direct_num_workers = workers
-            direct.direct_running_mode = "multi_threading"
-        if "--default_sdk_harness_log_level" not in " ".join(args):
+            command = f"exec {shlex.quote(sys.executable)} -m apache_beam.runners.worker.sdk_worker_main"
+            environment = SubprocessSDKEnvironment.from_command_string(f"{command} 2>>{shlex.quote(worker_log)}")
+        if "--default_sdk_harness_log_level" not in given:
             options.view_as(WorkerOptions).default_sdk_harness_log_level = "WARNING"
-        runner = fn_runner.FnApiRunner(provision_info=_provision_info(options))
+        runner = fn_runner.FnApiRunner(default_environment=environment, provision_info=_provision_info(options))
         standard.runner = None
     try:
         return beam.Pipeline(runner=runner, options=options), runner is not None
     except Exception as exc:  # an unknown runner name or bad option
         raise UvdError(f"Beam pipeline options {args}: {_error(exc)}") from None
+
+
+@contextmanager
+def _quiet_local_runner():
+    """The Python runner warns about its own set-up (worker count vs running mode, the workers'
+    relayed start-up logs); uvd chose that set-up, so those loggers say only errors meanwhile."""
+    loggers = [logging.getLogger(name) for name in LOCAL_RUNNER_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
 
 
 def _read_failures(prefix: str) -> dict[str, str]:
@@ -310,6 +349,15 @@ def _read_failures(prefix: str) -> dict[str, str]:
     except Exception as exc:  # the messages are a courtesy; the ledger says what was committed
         log.warning("could not read the failure report %s*: %s", prefix, _error(exc))
     return found
+
+
+def _tail(path: str, chars: int = 2000) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return ""
+    return f"\nworker log (last lines):\n{text[-chars:]}" if text.strip() else ""
 
 
 class _LedgerWatch(threading.Thread):
@@ -367,10 +415,11 @@ def run_beam(
     if not units:
         return []
     args = pipeline_args(pipeline_options)
-    pipeline, local = _make_pipeline(args, workers)
-    options = pipeline.options.view_as(UvdBeamOptions)
-    _parse_hints(options.tokenizer_resource_hint)  # bad hints fail before anything runs
     with tempfile.TemporaryDirectory(prefix="uvd-beam-") as tmp:
+        worker_log = f"{tmp}/workers.log"
+        pipeline, local = _make_pipeline(args, workers, worker_log)
+        options = pipeline.options.view_as(UvdBeamOptions)
+        _parse_hints(options.tokenizer_resource_hint)  # bad hints fail before anything runs
         temp_location = pipeline.options.get_all_options().get("temp_location")
         if local:
             prefix = f"{tmp}/failures"
@@ -383,9 +432,10 @@ def run_beam(
         watch.start()
         run_error = None
         try:
-            pipeline.run().wait_until_finish()
+            with _quiet_local_runner() if local else nullcontext():
+                pipeline.run().wait_until_finish()
         except Exception as exc:  # the runner gave up: what was committed stays committed
-            run_error = f"Beam pipeline failed: {_error(exc)}"[:2000]
+            run_error = f"Beam pipeline failed: {_error(exc)}"[:2000] + _tail(worker_log)
             progress.log(f"[red]{run_error}")
         missing = watch.stop()
         errors = _read_failures(prefix) if prefix else {}
