@@ -177,9 +177,10 @@ class Trial:
 def draw(engine: str, index: int, seed: int, units_total: int) -> tuple[str, int, float]:
     """The seeded kill point of a trial: (target, units committed before the kill, extra seconds).
     A point in units and seconds, not seconds alone, so kills spread over the whole run on a fast
-    or a loaded machine alike; 0 units means during start-up and planning."""
+    or a loaded machine alike; 0 units means during start-up and planning. Ray trials alternate
+    driver and worker kills."""
     rng = random.Random(f"{seed}/{engine}/{index}")
-    target = "worker" if engine == "ray" and rng.random() < 0.5 else "driver"
+    target = "worker" if engine == "ray" and index % 2 else "driver"
     return target, rng.randrange(units_total), round(rng.uniform(0.0, 1.5), 2)
 
 

@@ -127,8 +127,8 @@ def test_bad_sizes_files_name_the_file_and_the_field(tmp_path):
     partial = {"sources": {k: v for k, v in full["sources"].items() if k != "kinetics700"}}
     with pytest.raises(RecipeError, match=r"s\.yaml: no declared size for the recipe's sources \['kinetics700'\]"):
         plan_from_sizes(recipe, load_sizes(p := write(partial)), origin=p)
-    no_rule = {"sources": {**full["sources"], "coco_pose": {"records": 10}}}
-    with pytest.raises(RecipeError, match=r"sources\.coco_pose\.per_sequence: sequencer 'pairs' cannot predict"):
+    no_rule = {"sources": {**full["sources"], "hand14k": {"records": 10}}}
+    with pytest.raises(RecipeError, match=r"sources\.hand14k\.per_sequence: sequencer 'hand_pose_pairs' cannot predict"):
         plan_from_sizes(recipe, load_sizes(p := write(no_rule)), origin=p)
     with pytest.raises(RecipeError, match=r"s\.yaml: invalid sizes file\n(.|\n)*sources\.laion_subset\.recods: Extra inputs"):
         load_sizes(write({"sources": {"laion_subset": {"recods": 5}}}))

@@ -59,13 +59,12 @@ def test_sigkill_ray_driver_or_worker_then_rerun_gives_the_uninterrupted_digest(
     trials, finished_first = crash_trials.run_trials(
         recipe, tmp_path, "ray", CI_TRIALS, 0, digest, units, address, {**os.environ, **env}, head_pid, workers=1)
     _check(trials, finished_first, "ray")
-    assert {t.target for t in trials} == {"driver", "worker"}  # seed 0 draws both kinds of kill
 
 
 def test_kill_points_are_seeded_and_spread():
     draws = [crash_trials.draw("ray", i, 0, 7) for i in range(40)]
     assert draws == [crash_trials.draw("ray", i, 0, 7) for i in range(40)]
-    assert {d[0] for d in draws} == {"driver", "worker"} and {d[1] for d in draws} == set(range(7))
+    assert [d[0] for d in draws[:4]] == ["driver", "worker", "driver", "worker"] and {d[1] for d in draws} == set(range(7))
     assert draws != [crash_trials.draw("ray", i, 1, 7) for i in range(40)]
 
 

@@ -1,11 +1,13 @@
-"""Property-based fuzzing of every source format's reader: no input makes a worker raise past the
-reject path. For mutated bytes of JPEG/PNG, webdataset tars, COCO JSON (bytes and structure),
-CSV/JSONL pair lists, AVA CSVs, video files, GLB meshes, .npy depth maps and JHMDB .mat files:
-planning the source's units, `source.read(unit)` (every outcome an Item or a Reject) and
-`UnitBuilder.build(unit)` (a UnitBuild whose records all end used or rejected) never raise.
+"""Property-based fuzzing of the readers of every source format: no input makes a worker raise past
+the reject path. For mutated bytes of JPEG/PNG/WebP, webdataset tars, COCO JSON (bytes and
+structure), CSV/JSONL pair lists and .npy/16-bit PNG depth maps (this file) and of video files, AVA
+CSVs, GLB meshes and JHMDB .mat files (test_fuzz_media.py): planning the source's units,
+`source.read(unit)` (every outcome an Item or a Reject) and `UnitBuilder.build(unit)` (a UnitBuild
+whose records all end used or rejected) never raise.
 
-Example counts are modest for CI; `UVD_FUZZ_PROFILE=deep` runs many more (and randomised, with
-Hypothesis's example database):  UVD_FUZZ_PROFILE=deep pytest tests/reliability/test_fuzz_readers.py
+Example counts are modest for CI; `UVD_FUZZ_PROFILE=deep` runs many more (randomised, with
+Hypothesis's example database):
+    UVD_FUZZ_PROFILE=deep pytest tests/reliability/test_fuzz_readers.py tests/reliability/test_fuzz_media.py
 """
 
 from __future__ import annotations
@@ -13,138 +15,22 @@ from __future__ import annotations
 import copy
 import io
 import json
-import os
 import tarfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
-from PIL import Image as PILImage
 
-from uvd_pipeline.pipeline.build import UnitBuild, UnitBuilder
-from uvd_pipeline.pipeline.plan import unit_id
-from uvd_pipeline.recipe import parse_recipe
-from uvd_pipeline.samples.pictures import picture
-from uvd_pipeline.types import Item, Reject, WorkUnit
+from .fuzzing import FUZZ, JSON_VALUES, SEEDS, Harness, fuzz_root, harness, mutated
 
-PROFILE = os.environ.get("UVD_FUZZ_PROFILE", "ci")
-_COMMON = dict(deadline=None, suppress_health_check=list(HealthCheck))
-FUZZ = (settings(max_examples=400, **_COMMON) if PROFILE == "deep"
-        else settings(max_examples=25, derandomize=True, database=None, **_COMMON))
-
-# -- mutations ---------------------------------------------------------------------------------------
-
-INTERESTING = [0, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF]
-
-
-@st.composite
-def mutated(draw, seed: bytes, max_ops: int = 6) -> bytes:
-    """`seed` with 1..max_ops byte-level mutations, biased to its first bytes (headers)."""
-    data = bytearray(seed)
-    for _ in range(draw(st.integers(1, max_ops))):
-        if not data:
-            data = bytearray(draw(st.binary(max_size=32)))
-            continue
-        head = min(len(data) - 1, 96)
-        pos = draw(st.one_of(st.integers(0, head), st.integers(0, len(data) - 1)))
-        op = draw(st.sampled_from(["flip", "set", "int", "insert", "delete", "truncate", "duplicate"]))
-        if op == "flip":
-            data[pos] ^= draw(st.integers(1, 255))
-        elif op == "set":
-            chunk = draw(st.binary(min_size=1, max_size=8))
-            data[pos : pos + len(chunk)] = chunk
-        elif op == "int":
-            value = draw(st.sampled_from(INTERESTING))
-            data[pos : pos + 4] = value.to_bytes(4, draw(st.sampled_from(["little", "big"])))
-        elif op == "insert":
-            data[pos:pos] = draw(st.binary(min_size=1, max_size=32))
-        elif op == "delete":
-            del data[pos : pos + draw(st.integers(1, 64))]
-        elif op == "truncate":
-            del data[pos:]
-        else:
-            end = min(len(data), pos + draw(st.integers(1, 64)))
-            data[pos:pos] = data[pos:end]
-    return bytes(data)
-
-
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.integers(min_value=10**300, max_value=10**320)
-    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=8,
-)
-
-
-# -- the harness ---------------------------------------------------------------------------------------
-
-
-class Harness:
-    """One source (recipe) over files the test rewrites each example; one UnitBuilder, reused as a
-    worker would."""
-
-    def __init__(self, spec: dict[str, Any]) -> None:
-        self.recipe = parse_recipe({"name": "fuzz", "tokenizer": {"preset": "tiny"}, "sources": [spec]})
-        self.builder = UnitBuilder(self.recipe)
-        self.name = spec["name"]
-
-    def check(self) -> int:
-        """Plan, read and build every unit; returns the records seen. Raises on any escape."""
-        source = self.builder.stages(self.name).source
-        seen = 0
-        for i, payload in enumerate(source.units()):
-            unit = WorkUnit(unit_id(self.name, i), self.name, i, payload)
-            outs = list(source.read(unit))
-            assert all(isinstance(o, (Item, Reject)) for o in outs), [type(o).__name__ for o in outs]
-            records = {o.record for o in outs}
-            built = self.builder.build(unit)
-            assert isinstance(built, UnitBuild)
-            used = {r for s in built.sequences for r in s.records}
-            rejected = {r.record for r in built.rejects}
-            assert records <= used | rejected, f"lost: {sorted(records - used - rejected)}"
-            assert built.records_read == len(used) + len(rejected - used) == len(records)
-            seen += len(records)
-        return seen
-
-
-_HARNESSES: dict[str, Harness] = {}
-
-
-def harness(name: str, spec: dict[str, Any]) -> Harness:
-    if name not in _HARNESSES:
-        _HARNESSES[name] = Harness(spec)
-    return _HARNESSES[name]
+EXTENSIONS = {"jpeg": "jpg", "png": "png", "png16": "png", "webp": "webp"}
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("fuzz")
-    yield path
-    for h in _HARNESSES.values():
-        h.builder.close()
-    _HARNESSES.clear()
-
-
-def _bytes(img: PILImage.Image, fmt: str, **kw) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format=fmt, **kw)
-    return buf.getvalue()
-
-
-RNG = np.random.default_rng(0)
-PHOTO = picture(RNG, 40, 30)
-SEEDS = {
-    "jpeg": _bytes(PHOTO, "JPEG", quality=80),
-    "png": _bytes(PHOTO.convert("P", palette=PILImage.Palette.ADAPTIVE, colors=16), "PNG"),
-    "png16": _bytes(PILImage.fromarray((np.arange(600, dtype=np.uint16).reshape(20, 30) * 100)), "PNG"),
-    "webp": _bytes(PHOTO, "WEBP", quality=70),
-}
-
-
-EXTENSIONS = {"jpeg": "jpg", "png": "png", "png16": "png", "webp": "webp"}
+def root(tmp_path_factory):
+    yield from fuzz_root(tmp_path_factory)
 
 
 # -- images --------------------------------------------------------------------------------------------
@@ -314,83 +200,7 @@ def test_paired_list_reader(root, ext):
     run()
 
 
-# -- videos ---------------------------------------------------------------------------------------------
-
-
-def _video_seed(path: Path, fourcc: str) -> bytes:
-    from uvd_pipeline.samples.videos import Scene, write_video
-
-    write_video(path, fourcc, (f for f, _, _ in Scene(np.random.default_rng(1), 32, 24).frames(8)))
-    data = path.read_bytes()
-    path.unlink()
-    return data
-
-
-@pytest.mark.parametrize("ext,fourcc", [("avi", "MJPG"), ("mp4", "mp4v")])
-def test_video_reader(root, ext, fourcc):
-    folder = root / f"video_{ext}"
-    folder.mkdir(exist_ok=True)
-    seed = _video_seed(folder / f"seed.{ext}", fourcc)
-    h = harness(f"video_{ext}", {"name": "videos", "plugin": "video", "category": "unlabelled_videos",
-                                 "params": {"path": str(folder), "frames": 3, "strides": [1, 2]},
-                                 "sequencer": {"plugin": "video_clip"}})
-
-    @FUZZ
-    @given(data=mutated(seed))
-    def run(data):
-        (folder / f"v.{ext}").write_bytes(data)
-        assert h.check() == 1
-
-    run()
-
-
-def test_ava_csv_reader(root):
-    from uvd_pipeline.samples.videos import make_ava
-
-    base = root / "ava"
-    make_ava(base, np.random.default_rng(2), videos=1, seconds=4, fps=5.0)
-    csv_path = base / "ava" / "annotations.csv"
-    seed = csv_path.read_bytes()
-    h = harness("ava", {"name": "ava", "plugin": "ava_video", "category": "annotated_videos",
-                        "params": {"path": str(base / "ava" / "videos"), "annotations": str(csv_path), "frames": 2, "strides": [1]},
-                        "renderers": [{"plugin": "coco_boxes"}], "sequencer": {"plugin": "annotated_video"}})
-    huge_time = b"sample00ava,1e308,0.1,0.1,0.5,0.5,12,0\nsample00ava,2e308,0.1,0.1,0.5,0.5,12,0\n"
-
-    @FUZZ
-    @given(data=mutated(seed))
-    @example(data=huge_time)
-    def run(data):
-        csv_path.write_bytes(data)
-        h.check()
-
-    run()
-
-
-# -- meshes ---------------------------------------------------------------------------------------------
-
-
-def test_glb_reader(root):
-    import trimesh
-
-    folder = root / "meshes"
-    folder.mkdir(exist_ok=True)
-    box = trimesh.creation.box()
-    box.visual.face_colors = [200, 50, 50, 255]
-    seed = box.export(file_type="glb")
-    h = harness("meshes", {"name": "meshes", "plugin": "meshes", "category": "synthetic_3d",
-                           "params": {"path": str(folder), "size": 32, "sequence_length": 2, "max_faces": 5000},
-                           "sequencer": {"plugin": "orbit"}})
-
-    @FUZZ
-    @given(data=mutated(seed, max_ops=4))
-    def run(data):
-        (folder / "m.glb").write_bytes(data)
-        assert h.check() == 1
-
-    run()
-
-
-# -- dense maps (.npy, 16-bit PNG) and JHMDB joints (.mat) --------------------------------------------------
+# -- dense maps (.npy, 16-bit PNG) --------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("ext", ["npy", "png"])
@@ -414,25 +224,5 @@ def test_dense_map_reader(root, ext):
     def run(data):
         (base / "depth" / f"a.{ext}").write_bytes(data)
         assert h.check() == 1
-
-    run()
-
-
-def test_jhmdb_mat_reader(root):
-    from uvd_pipeline.samples.videos import make_jhmdb
-
-    base = root / "jhmdb"
-    make_jhmdb(base, np.random.default_rng(3), videos=1, n=3)
-    mat = next((base / "jhmdb" / "joint_positions").rglob("*.mat"))
-    seed = mat.read_bytes()
-    h = harness("jhmdb", {"name": "jhmdb", "plugin": "jhmdb_video", "category": "annotated_videos",
-                          "params": {"path": str(base / "jhmdb"), "frames": 2, "strides": [1]},
-                          "renderers": [{"plugin": "openpose"}], "sequencer": {"plugin": "annotated_video"}})
-
-    @FUZZ
-    @given(data=mutated(seed))
-    def run(data):
-        mat.write_bytes(data)
-        assert h.check() == 2  # the video, and the sample world's video without joints
 
     run()
