@@ -273,6 +273,16 @@ def run_trials(
     return done, finished_first
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGTERM this child when the harness dies, even by SIGKILL (no orphaned Ray head)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 @contextlib.contextmanager
 def ray_head(temp: Path) -> Iterator[tuple[str, dict[str, str], int]]:
     """A Ray head node of this harness's own (own process group, own auth token, own temp dir);
@@ -292,6 +302,7 @@ def ray_head(temp: Path) -> Iterator[tuple[str, dict[str, str], int]]:
              "--port", str(port), "--node-ip-address", "127.0.0.1", "--include-dashboard=false",
              "--disable-usage-stats", "--object-store-memory", str(200 * 2**20), "--temp-dir", str(temp)],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **env},
+            preexec_fn=_die_with_parent,
         )
     try:
         deadline = time.time() + 120

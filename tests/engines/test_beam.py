@@ -59,13 +59,15 @@ def test_beam_rerun_skips_committed_units(beam_out, samples, local_digest):
     assert dataset_digest(open_dataset(str(out))) == local_digest
 
 
-def test_cli_beam_with_two_workers_and_pipeline_options_matches_local(samples, tmp_path, local_digest):
+def test_cli_beam_two_worker_processes_in_waves_matches_local(samples, tmp_path, local_digest):
+    """Two SDK worker processes, other tokenizer batches, and the 6 units in pipelines of 4 + 2."""
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(yaml.safe_dump(single_image_recipe(samples)))
     out = tmp_path / "out"
     cmd = [
         sys.executable, "-m", "uvd_pipeline", "run", str(recipe), "--out", str(out), "--engine", "beam",
-        "--workers", "2", "--beam-option", "runner=DirectRunner", "--beam-option", "tokenizer_batch_images=12", "-q",
+        "--workers", "2", "--beam-option", "runner=DirectRunner", "--beam-option", "tokenizer_batch_images=12",
+        "--beam-option", "units_per_pipeline=4", "-q",
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -105,3 +107,11 @@ def test_pipeline_args_from_the_command_line_and_from_python():
     assert pipeline_args({"runner": "DataflowRunner", "save_main_session": True, "region": "eu"}) == [
         "--runner=DataflowRunner", "--save_main_session", "--region=eu"
     ]
+
+
+def test_beam_options_are_refused_for_other_engines(recipe_file, tmp_path):
+    cmd = [sys.executable, "-m", "uvd_pipeline", "run", str(recipe_file), "--out", str(tmp_path / "out"),
+           "--engine", "local", "--beam-option", "runner=FlinkRunner", "-q"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--beam-option is for --engine beam" in proc.stderr
+    assert not (tmp_path / "out").exists()

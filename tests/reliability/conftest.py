@@ -45,6 +45,7 @@ def ray_head(tmp_path_factory) -> Iterator[tuple[str, dict[str, str], int]]:
              "--node-ip-address", "127.0.0.1", "--include-dashboard=false", "--disable-usage-stats",
              "--object-store-memory", str(200 * 2**20), "--temp-dir", str(temp_dir)],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **env},
+            preexec_fn=die_with_parent,
         )
     try:
         deadline = time.time() + 120
@@ -54,6 +55,17 @@ def ray_head(tmp_path_factory) -> Iterator[tuple[str, dict[str, str], int]]:
         yield f"127.0.0.1:{port}", env, proc.pid
     finally:
         stop_group(proc)
+
+
+def die_with_parent() -> None:
+    """In a child before exec (Linux): SIGTERM when the test process dies, even by SIGKILL, so a
+    killed test session leaves no Ray head behind (`ray start --block` then stops what it started)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def stop_group(proc: subprocess.Popen) -> None:
