@@ -141,12 +141,14 @@ def run_ray(
     failures: list[tuple[str, str]] = []
     pending: dict[Any, WorkUnit] = {}
     queue = deque(units)
+    submitted = 0
     try:
         while queue or pending:
             while queue and len(pending) < in_flight:
                 unit = queue.popleft()
-                ref = task.remote(recipe_ref, store.url, unit.to_row(), actors[unit.index % n_actors], fault)
-                pending[ref] = unit
+                actor = actors[submitted % n_actors]  # round robin over the tokenizer actors
+                pending[task.remote(recipe_ref, store.url, unit.to_row(), actor, fault)] = unit
+                submitted += 1
             done, _ = ray.wait([*loading, *pending], num_returns=1)
             for ref in done:
                 if ref in loading:  # a tokenizer that cannot load stops the run here, with its error
