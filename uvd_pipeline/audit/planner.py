@@ -13,6 +13,7 @@ from ..pipeline.plan import plan_units
 from ..recipe import Recipe
 from ..types import CATEGORIES
 from .quota import UnitEstimate, assign_quotas, estimate_units
+from .targets import ShareRow
 
 #: Images/s of the LVM VQGAN encoder on one GPU, used when `--gpu-images-per-s` is not given.
 #: An estimate, not a measurement: the encoder costs 216.3 GFLOP per 256x256 image (counted with
@@ -27,7 +28,7 @@ GROUPS = ("source", "category", "task")
 
 
 @dataclass
-class PlanRow:
+class PlanRow(ShareRow):
     key: str
     units: int = 0
     records: int = 0
@@ -39,13 +40,6 @@ class PlanRow:
     unknown_units: int = 0  # units whose counts cannot be predicted without reading
     share: float = 0.0
     target: float | None = None
-
-    @property
-    def deviation(self) -> float | None:
-        return None if self.target is None else self.share - self.target
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__} | {"deviation": self.deviation}
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..manifests.reader import Dataset
 from ..types import CATEGORIES
-from .targets import target_set
+from .targets import ShareRow, target_set
 
 DEFAULT_TOLERANCE = 0.1
 GROUPS = ("category", "source", "task", "split")
@@ -29,7 +29,7 @@ def fmt_share(v: float | None, signed: bool = False) -> str:
 
 
 @dataclass
-class AuditRow:
+class AuditRow(ShareRow):
     key: str
     sequences: int = 0
     images: int = 0
@@ -39,13 +39,6 @@ class AuditRow:
     share: float = 0.0
     target: float | None = None
     within: bool | None = None  # None: no target
-
-    @property
-    def deviation(self) -> float | None:
-        return None if self.target is None else self.share - self.target
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__} | {"deviation": self.deviation}
 
 
 @dataclass

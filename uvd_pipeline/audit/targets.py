@@ -9,6 +9,7 @@ annotations 0.06 %, 3D synthetic objects 0.05 %. As printed they add up to 100.0
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from ..types import CATEGORIES
 
@@ -41,3 +42,17 @@ def target_set(name: str) -> dict[str, float]:
     if name not in TARGET_SETS:
         raise ValueError(f"unknown target set {name!r}; known: {', '.join(sorted(TARGET_SETS))}")
     return normalise(TARGET_SETS[name], name)
+
+
+class ShareRow:
+    """Mixin for dataclass rows with `share` and `target`: the deviation and a dict for JSON."""
+
+    share: float
+    target: float | None
+
+    @property
+    def deviation(self) -> float | None:
+        return None if self.target is None else self.share - self.target
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__} | {"deviation": self.deviation}  # type: ignore[attr-defined]
