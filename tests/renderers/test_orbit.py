@@ -110,6 +110,41 @@ def test_two_renderers_in_one_process_can_close_in_any_order(glb_bytes):
     b.close()
 
 
+def test_renders_from_several_threads_give_the_single_thread_pixels(glb_bytes):
+    """Workers render on thread pools (Beam DoFns, Ray threaded actors): an EGL context is current
+    on one thread at a time, so renders take turns and each detaches the context when done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    scene = normalize_to_unit_cube(load_mesh_scene(glb_bytes, "glb", "robot.glb", LIMITS))
+    views = [[k] for k in range(8)]
+    r = OrbitRenderer(RenderSettings(size=64))
+    try:
+        alone = [r.render(scene, orbit_cameras(1.8, 20.0, v))[0] for v in views]
+        with ThreadPoolExecutor(4) as pool:  # a fresh thread per task at first, then reused ones
+            threaded = list(pool.map(lambda v: r.render(scene, orbit_cameras(1.8, 20.0, v))[0], views * 3))
+    finally:
+        r.close()
+    assert all(np.array_equal(t, alone[i % 8]) for i, t in enumerate(threaded))
+
+
+def test_a_context_lost_under_the_renderer_is_rebuilt_and_the_views_are_unchanged(glb_bytes):
+    from uvd_pipeline.renderers import orbit
+
+    scene = normalize_to_unit_cube(load_mesh_scene(glb_bytes, "glb", "robot.glb", LIMITS))
+    cams = orbit_cameras(1.8, 20.0, [2])
+    r = OrbitRenderer(RenderSettings(size=64))
+    try:
+        before = r.render(scene, cams)[0]
+        with orbit._GL_LOCK:  # terminate the EGL display under the live renderer, as a driver reset would
+            from OpenGL import EGL
+
+            EGL.eglTerminate(orbit._OFFSCREEN[64]._platform._egl_display)
+        after = r.render(scene, cams)[0]
+    finally:
+        r.close()
+    assert np.array_equal(before, after)
+
+
 def test_renders_without_a_display(glb_bytes, tmp_path):
     """A fresh process with no DISPLAY and no GL platform chosen renders through EGL."""
     (tmp_path / "m.glb").write_bytes(glb_bytes)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -145,55 +146,105 @@ class RenderSettings:
 # One pyrender OffscreenRenderer per process and size, shared by every OrbitRenderer: pyrender's EGL
 # platform terminates the (process-wide) EGL display when a renderer is deleted, which would break
 # any other renderer still open in the process. Reference-counted; the last user deletes it.
-_OFFSCREEN: dict[int, list[Any]] = {}  # size -> [renderer, users]
+# An EGL context is current on at most one thread at a time, and a worker may render from several
+# threads (Beam and Ray run DoFns and tasks on thread pools), so every use of a context happens
+# under one process-wide lock and ends by detaching the context from the calling thread.
+_GL_LOCK = threading.RLock()
+_OFFSCREEN: dict[int, Any] = {}  # size -> pyrender.OffscreenRenderer
+_USERS: dict[int, int] = {}  # size -> OrbitRenderers holding it
+_EGL_USED = False  # an EGL context was made in this process (so there may be one to detach)
 
 
-def _acquire_offscreen(size: int) -> Any:
+class RenderBackendError(RuntimeError):
+    """The GL stack failed (no EGL, a lost context): the machine's problem, not the mesh's. The
+    mesh source lets it fail the unit, which the next run redoes, instead of rejecting the mesh."""
+
+
+def _detach_context() -> None:
+    """Leave no EGL context current on this thread, so another thread can make it current."""
+    if _EGL_USED:
+        from OpenGL import EGL
+
+        EGL.eglReleaseThread()
+
+
+def _offscreen(size: int) -> Any:
+    """The process's offscreen renderer for `size` (made on first use). Call with _GL_LOCK held."""
+    global _EGL_USED
     if size not in _OFFSCREEN:
         os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
         try:
             import pyrender
 
-            _OFFSCREEN[size] = [pyrender.OffscreenRenderer(size, size), 0]
+            _OFFSCREEN[size] = pyrender.OffscreenRenderer(size, size)
+            _EGL_USED = _EGL_USED or os.environ["PYOPENGL_PLATFORM"] == "egl"
         except Exception as exc:
-            raise RuntimeError(
+            raise RenderBackendError(
                 f"offscreen rendering is not available ({type(exc).__name__}: {exc}); pyrender needs EGL: "
                 f"apt-get install -y {EGL_PACKAGES} (and PYOPENGL_PLATFORM unset or 'egl')"
             ) from exc
-    _OFFSCREEN[size][1] += 1
-    return _OFFSCREEN[size][0]
+    return _OFFSCREEN[size]
 
 
-def _release_offscreen(size: int) -> None:
-    entry = _OFFSCREEN.get(size)
-    if entry is None:
-        return
-    entry[1] -= 1
-    if entry[1] <= 0:
-        del _OFFSCREEN[size]
+def _drop_offscreen(size: int | None = None) -> None:
+    """Delete one size's renderer, or all of them (None). Call with _GL_LOCK held. Deleting one
+    terminates the EGL display under every other, so a reset after a GL error drops them all."""
+    for key in list(_OFFSCREEN) if size is None else [size]:
+        renderer = _OFFSCREEN.pop(key, None)
+        if renderer is None:
+            continue
         try:
-            entry[0].delete()
-        except Exception:  # a context already gone at shutdown: nothing left to free
+            renderer.delete()
+        except Exception:  # a context already gone (shutdown, the error being reset): nothing to free
             pass
 
 
 class OrbitRenderer:
-    """Renders orbit views through the process's shared offscreen EGL context. Not thread-safe."""
+    """Renders orbit views through the process's shared offscreen EGL context. Safe to call from
+    several threads: renders take turns (one GL context per process)."""
 
     def __init__(self, settings: RenderSettings) -> None:
         self.settings = settings
-        self._renderer: Any = None
-
-    def _offscreen(self) -> Any:
-        if self._renderer is None:
-            self._renderer = _acquire_offscreen(self.settings.size)
-        return self._renderer
+        self._holding = False
 
     def render(self, scene: Any, cameras: list[Camera]) -> list[np.ndarray]:
-        """HxWx3 uint8 views of a normalised trimesh Scene, one per camera."""
+        """HxWx3 uint8 views of a normalised trimesh Scene, one per camera.
+
+        A GL error is retried once on a fresh context; if it comes back the context is not to blame
+        and the mesh is rejected (`render_failed`). No context at all raises RenderBackendError.
+        """
+        s = self.settings
+        with _GL_LOCK:
+            if not self._holding:
+                _USERS[s.size] = _USERS.get(s.size, 0) + 1
+                self._holding = True
+            for attempt in (1, 2):
+                try:
+                    renderer = _offscreen(s.size)
+                    world, camera, key, fill = self._world(scene)  # afresh: GL buffers belong to a context
+                    views = []
+                    for cam in cameras:
+                        pose = cam.pose()
+                        world.set_pose(camera, pose)
+                        world.set_pose(fill, pose)
+                        world.set_pose(key, pose @ _KEY_LIGHT_OFFSET)
+                        color, _ = renderer.render(world)
+                        views.append(np.ascontiguousarray(color[:, :, :3], dtype=np.uint8))
+                    return views
+                except (RenderBackendError, BadInput):
+                    raise
+                except Exception as exc:
+                    _drop_offscreen()  # the scene's GL buffers die with the context: re-upload on retry
+                    if attempt == 2:
+                        raise BadInput("render_failed", f"{type(exc).__name__}: {exc} (twice, on a fresh context)") from None
+                finally:
+                    _detach_context()
+        raise AssertionError("unreachable")
+
+    def _world(self, scene: Any) -> tuple[Any, Any, Any, Any]:
+        """A pyrender scene of the mesh with the camera and the two lights (poses set per view)."""
         import pyrender
 
-        renderer = self._offscreen()
         s = self.settings
         bg = [c / 255.0 for c in s.background] + [1.0]
         try:
@@ -203,21 +254,18 @@ class OrbitRenderer:
         camera = world.add(pyrender.PerspectiveCamera(yfov=math.radians(s.yfov_deg), aspectRatio=1.0, znear=0.05))
         key = world.add(pyrender.DirectionalLight(color=np.ones(3), intensity=s.key_light))
         fill = world.add(pyrender.DirectionalLight(color=np.ones(3), intensity=s.fill_light))
-        key_offset = _rotation_x(math.radians(-35)) @ _rotation_y(math.radians(-35))
-        views = []
-        for cam in cameras:
-            pose = cam.pose()
-            world.set_pose(camera, pose)
-            world.set_pose(fill, pose)
-            world.set_pose(key, pose @ key_offset)
-            color, _ = renderer.render(world)
-            views.append(np.ascontiguousarray(color[:, :, :3], dtype=np.uint8))
-        return views
+        return world, camera, key, fill
 
     def close(self) -> None:
-        if self._renderer is not None:
-            self._renderer = None
-            _release_offscreen(self.settings.size)
+        with _GL_LOCK:
+            if not self._holding:
+                return
+            self._holding = False
+            _USERS[self.settings.size] -= 1
+            if _USERS[self.settings.size] <= 0:
+                del _USERS[self.settings.size]
+                _drop_offscreen(self.settings.size)
+                _detach_context()
 
 
 def _rotation_x(a: float) -> np.ndarray:
@@ -230,3 +278,6 @@ def _rotation_y(a: float) -> np.ndarray:
     m = np.eye(4)
     m[0, 0], m[0, 2], m[2, 0], m[2, 2] = math.cos(a), math.sin(a), -math.sin(a), math.cos(a)
     return m
+
+
+_KEY_LIGHT_OFFSET = _rotation_x(math.radians(-35)) @ _rotation_y(math.radians(-35))  # above-left of the camera

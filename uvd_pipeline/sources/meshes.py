@@ -8,9 +8,9 @@ One mesh file is one record. For each object the source draws, from a generator 
 - the first view of the sequence, uniform in 0..views_per_orbit-1 unless `start_view` fixes it;
 
 and renders `sequence_length` consecutive views of the `views_per_orbit`-view orbit (24 views, 15
-degrees apart), wrapping past 360 degrees. Only the views a sequence uses are rendered. Sources see
-only the work unit, not the recipe's seed, hence the `seed` parameter; seeding by object id (not by
-unit) keeps an object's cameras when units are re-split.
+degrees apart), wrapping past 360 degrees. Only the views a sequence uses are rendered. `seed` is
+the recipe's `seed` unless the source entry sets its own; seeding by object id (not by unit) keeps
+an object's cameras when units are re-split.
 
 Each view is one Item: record = the mesh's relative path (accounting is per mesh), image id = the
 mesh's id (hash of the file's bytes) + the camera and render settings (DESIGN.md, Identity), meta =
@@ -114,13 +114,11 @@ class OrbitMaker:
         view_numbers = [(start + j) % p.views_per_orbit for j in range(p.sequence_length)]
         cameras = orbit_cameras(radius, elevation, view_numbers, p.views_per_orbit)
         try:
+            # A GL error twice on a fresh context rejects the mesh (render_failed); no EGL at all
+            # (RenderBackendError) is the machine's problem: the unit fails with the install hint.
             pixels = self.renderer.render(scene, cameras)
         except BadInput as exc:
             return Reject(record, exc.reason, f"{record}: {exc.detail}")
-        except RuntimeError:
-            raise  # no EGL: a set-up problem, not a bad mesh; the unit fails with the install hint
-        except Exception as exc:  # a GL error on one odd mesh must not stop the unit
-            return Reject(record, "render_failed", f"{record}: {type(exc).__name__}: {exc}")
         mesh_id = bytes_id(data)
         settings = self.renderer.settings.as_dict()
         items = []
