@@ -81,6 +81,17 @@ def create(kind: str, name: str, params: dict | None = None) -> Plugin:
     return load(kind, name)(**(params or {}))
 
 
+def create_source(name: str, params: dict | None, recipe_seed: int) -> Plugin:
+    """A source plugin for a recipe entry. A source that draws at random (video clips, orbit
+    cameras, sampled subsets) declares a `seed` param; where the recipe entry sets none, the
+    recipe's own `seed` fills it, so one `seed:` at the top of a recipe reseeds every stage."""
+    cls = load("source", name)
+    params = dict(params or {})
+    if "seed" in cls.Params.model_fields and "seed" not in params:
+        params["seed"] = recipe_seed
+    return cls(**params)
+
+
 def describe() -> list[PluginInfo]:
     """Every installed plugin with its distribution; one that fails to import shows its error."""
     rows = []

@@ -56,7 +56,7 @@ def estimate_units(recipe: Recipe, units: list[WorkUnit], threads: int = 8) -> l
     sources: dict[str, Source] = {}
     sequencers: dict[str, Sequencer] = {}
     for spec in recipe.sources:
-        sources[spec.name] = registry.create("source", spec.plugin, spec.params)  # type: ignore[assignment]
+        sources[spec.name] = registry.create_source(spec.plugin, spec.params, recipe.seed)  # type: ignore[assignment]
         sequencers[spec.name] = registry.create("sequencer", spec.sequencer.plugin, spec.sequencer.params)  # type: ignore[assignment]
 
     def one(unit: WorkUnit) -> UnitEstimate:

@@ -37,9 +37,9 @@ class UnitBuild:
 class _SourceStages:
     """The plugin objects of one source, created once per worker."""
 
-    def __init__(self, spec: SourceSpec) -> None:
+    def __init__(self, spec: SourceSpec, seed: int) -> None:
         self.spec = spec
-        self.source: Source = registry.create("source", spec.plugin, spec.params)  # type: ignore[assignment]
+        self.source: Source = registry.create_source(spec.plugin, spec.params, seed)  # type: ignore[assignment]
         self.renderers: list[Renderer] = [
             registry.create("renderer", r.plugin, r.params) for r in spec.renderers  # type: ignore[misc]
         ]
@@ -66,7 +66,7 @@ class UnitBuilder:
 
     def stages(self, source: str) -> _SourceStages:
         if source not in self._stages:
-            self._stages[source] = _SourceStages(self.recipe.source(source))
+            self._stages[source] = _SourceStages(self.recipe.source(source), self.recipe.seed)
         return self._stages[source]
 
     def close(self) -> None:

@@ -17,7 +17,7 @@ def plan_units(recipe: Recipe, with_quotas: bool = True) -> list[WorkUnit]:
     """Every source's units in recipe order; capped sources' units carry their quota (audit/quota.py)."""
     units: list[WorkUnit] = []
     for n, spec in enumerate(recipe.sources):
-        source = registry.create("source", spec.plugin, spec.params)
+        source = registry.create_source(spec.plugin, spec.params, recipe.seed)
         try:
             payloads = source.units()
         except UvdError:

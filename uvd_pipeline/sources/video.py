@@ -6,10 +6,10 @@ whose span ((frames - 1) * stride + 1) fits, draws one of them and a start unifo
 only those frames. A video no stride fits is a reject (`video_too_short`, with the count and the
 shortest span).
 
-Seeds: a source sees only its work unit, not the recipe's seed, so the draw uses
-`rng_for("video_clip", params.seed, unit.source, video id)`: the recipe's source name, the
-source's own `seed` parameter and the video's id (hash of its bytes). It does not depend on the unit
-a video falls in, so re-splitting units (unit_size) keeps every clip.
+Seeds: the draw uses `rng_for("video_clip", params.seed, unit.source, video id)`: the source's
+`seed` parameter (the recipe's `seed` unless the source entry sets its own), the recipe's source
+name and the video's id (hash of its bytes). It does not depend on the unit a video falls in, so
+re-splitting units (unit_size) keeps every clip.
 
 Decoder: OpenCV's FFmpeg backend (opencv-python-headless, the `video` extra). It ships FFmpeg inside
 the wheel (no system package), reads mp4/avi/webm/mkv/mov, and gives what a stride sampler needs:
