@@ -120,7 +120,7 @@ def build_eval_prompts(root: str, out: str, pairs: int = 5, frames: int = 7, see
         raise ValueError("pairs and frames must be >= 1")
     ds = Dataset(root)
     cols = ["sequence_id", "category", "task", "split", "n_images", "image_ids"]
-    test = [r for r in ds.manifest.select(cols).to_pylist() if r["split"] == "test"]
+    test = [r for m in ds.iter_tables("manifest") for r in m.select(cols).to_pylist() if r["split"] == "test"]
     test.sort(key=lambda r: r["sequence_id"])
     summary = PromptSummary(out)
     prompts: list[dict[str, Any]] = []

@@ -95,16 +95,17 @@ def decode_tokens(tokenizer: Any, tokens: np.ndarray) -> np.ndarray:
 
 
 def choose_preview_rows(ds: Dataset, per_task: int = 4) -> list[dict[str, Any]]:
-    """Per task, the `per_task` manifest rows with the smallest hash of their sequence id."""
-    m = ds.manifest.select(["sequence_id", "unit", "source", "category", "task", "split", "n_images"])
-    by_task: dict[str, list[dict[str, Any]]] = {}
-    for row in m.to_pylist():
-        by_task.setdefault(row["task"], []).append(row)
-    chosen = []
-    for task in sorted(by_task):
-        rows = sorted(by_task[task], key=lambda r: (unit_fraction("preview", r["sequence_id"]), r["sequence_id"]))
-        chosen += rows[:per_task]
-    return chosen
+    """Per task, the `per_task` manifest rows with the smallest hash of their sequence id (trimmed
+    after every unit: memory for one unit and the chosen rows, whatever the dataset's size)."""
+    cols = ["sequence_id", "unit", "source", "category", "task", "split", "n_images"]
+    best: dict[str, list[dict[str, Any]]] = {}
+    for m in ds.iter_tables("manifest"):
+        for row in m.select(cols).to_pylist():
+            best.setdefault(row["task"], []).append(row)
+        for rows in best.values():
+            rows.sort(key=lambda r: (unit_fraction("preview", r["sequence_id"]), r["sequence_id"]))
+            del rows[per_task:]
+    return [row for task in sorted(best) for row in best[task]]
 
 
 def write_raw_previews(out_dir: str, per_task: int = 4, recipe: Any = None, units: list | None = None) -> list[dict[str, Any]]:

@@ -114,10 +114,7 @@ def build_report(
     tol = tolerance if tolerance is not None else (recipe_tol if recipe_tol is not None else DEFAULT_TOLERANCE)
 
     leaked = split_leaks(ds)
-    m = ds.manifest.select(["category", "source", "task", "split", "n_images", "n_tokens"])
-    counts = m.group_by(["category", "source", "task", "split"]).aggregate(
-        [("n_images", "count"), ("n_images", "sum"), ("n_tokens", "sum")]
-    ).to_pylist()
+    counts, lengths, reject_rows = _tally(ds)
     groups: dict[str, dict[str, AuditRow]] = {g: {} for g in GROUPS}
     if shares:
         for cat in shares:
@@ -140,13 +137,6 @@ def build_report(
         g: [rows[k] for k in (list(CATEGORIES) if g == "category" else sorted(rows)) if k in rows]
         for g, rows in groups.items()
     }
-    rejects = ds.rejects()
-    reject_rows = (
-        rejects.group_by(["source", "reason"]).aggregate([("record", "count_distinct")]).to_pylist()
-        if rejects.num_rows
-        else []
-    )
-    lengths = m.group_by(["task", "n_images"]).aggregate([("n_tokens", "count")]).to_pylist()
     summary = ds.summary() or {}
     report = AuditReport(
         root=ds.store.url,
@@ -173,20 +163,54 @@ def build_report(
     return report
 
 
+def _tally(ds: Dataset) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Sequence counts per (category, source, task, split), lengths per (task, n_images) and rejected
+    records per (source, reason), summed unit by unit (memory for one unit at any dataset size; a
+    record belongs to one unit, so distinct records per unit add up)."""
+    counts: dict[tuple, dict[str, Any]] = {}
+    lengths: dict[tuple, dict[str, Any]] = {}
+    for m in ds.iter_tables("manifest"):
+        if not m.num_rows:
+            continue
+        for c in m.group_by(["category", "source", "task", "split"]).aggregate(
+            [("n_images", "count"), ("n_images", "sum"), ("n_tokens", "sum")]
+        ).to_pylist():
+            acc = counts.setdefault((c["category"], c["source"], c["task"], c["split"]),
+                                    {**c, "n_images_count": 0, "n_images_sum": 0, "n_tokens_sum": 0})
+            for k in ("n_images_count", "n_images_sum", "n_tokens_sum"):
+                acc[k] += c[k]
+        for c in m.group_by(["task", "n_images"]).aggregate([("n_tokens", "count")]).to_pylist():
+            lengths.setdefault((c["task"], c["n_images"]), {**c, "n_tokens_count": 0})["n_tokens_count"] += c["n_tokens_count"]
+    rejected: dict[tuple, dict[str, Any]] = {}
+    for r in ds.iter_tables("rejects"):
+        if not r.num_rows:
+            continue
+        for c in r.group_by(["source", "reason"]).aggregate([("record", "count_distinct")]).to_pylist():
+            rejected.setdefault((c["source"], c["reason"]), {**c, "record_count_distinct": 0})[
+                "record_count_distinct"
+            ] += c["record_count_distinct"]
+    return list(counts.values()), list(lengths.values()), list(rejected.values())
+
+
 def split_leaks(ds: Dataset) -> list[str]:
-    """Image ids that appear in a test sequence and in a train sequence (sorted)."""
+    """Image ids that appear in a test sequence and in a train sequence (sorted). Two passes over
+    the units: memory holds the test split's image ids (the small split), not the dataset's."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    m = ds.manifest.select(["split", "image_ids"])
-    if m.num_rows == 0:
+    def ids_of(m: Any, split: str) -> Any:
+        m = m.filter(pc.equal(m["split"], split))
+        return pc.unique(pc.list_flatten(m["image_ids"])) if m.num_rows else pa.array([], pa.string())
+
+    test_parts = [ids_of(m.select(["split", "image_ids"]), "test") for m in ds.iter_tables("manifest")]
+    test = pc.unique(pa.chunked_array(test_parts, pa.string())) if test_parts else pa.array([], pa.string())
+    if len(test) == 0:
         return []
-    ids = pc.list_flatten(m["image_ids"])
-    splits = pc.take(m["split"], pc.list_parent_indices(m["image_ids"]))
-    test = pc.unique(pc.filter(ids, pc.equal(splits, "test")))
-    train = pc.unique(pc.filter(ids, pc.equal(splits, "train")))
-    if len(test) == 0 or len(train) == 0:
-        return []
-    return sorted(pc.filter(test, pc.is_in(test, value_set=train)).to_pylist())
+    leaked: set[str] = set()
+    for m in ds.iter_tables("manifest"):
+        train = ids_of(m.select(["split", "image_ids"]), "train")
+        leaked.update(pc.filter(train, pc.is_in(train, value_set=test)).to_pylist())
+    return sorted(leaked)
 
 
 def _add(row: AuditRow, c: dict[str, Any], effective: int) -> None:

@@ -130,17 +130,18 @@ def run_recipe(
 def write_dataset_summary(store: OutputStore, recipe: Recipe, resolved: dict[str, Any], planned: int) -> dict[str, Any]:
     ds = Dataset(store.url)
     rollups = write_rollups(store, ds.ledger)  # manifest.parquet, rejects.parquet (DuckDB, pandas, ...)
-    m = ds.manifest
     totals = {"units_planned": planned, "units_committed": len(ds.ledger)}
     for key in ("sequences", "images", "tokens", "records_read", "records_used", "records_rejected"):
         totals[key] = int(sum(e["counts"][key] for e in ds.ledger))
     by: dict[str, dict[str, dict[str, int]]] = {"category": {}, "source": {}, "task": {}}
-    for col in by:
-        for value, n_img, n_tok in zip(m[col].to_pylist(), m["n_images"].to_pylist(), m["n_tokens"].to_pylist()):
-            row = by[col].setdefault(value, {"sequences": 0, "images": 0, "tokens": 0})
-            row["sequences"] += 1
-            row["images"] += n_img
-            row["tokens"] += n_tok
+    for table in ds.iter_tables("manifest"):  # one unit at a time: bounded memory at any size
+        m = table.select([*by, "n_images", "n_tokens"]).to_pydict()
+        for col in by:
+            for value, n_img, n_tok in zip(m[col], m["n_images"], m["n_tokens"]):
+                row = by[col].setdefault(value, {"sequences": 0, "images": 0, "tokens": 0})
+                row["sequences"] += 1
+                row["images"] += n_img
+                row["tokens"] += n_tok
     summary = {
         "format": FORMAT_VERSION,
         "uvd_pipeline": __version__,

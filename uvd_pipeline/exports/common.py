@@ -49,27 +49,43 @@ def source_repeats(ds: Dataset) -> dict[str, int]:
     return {s["name"]: int(s.get("repeat", 1)) for s in recipe.get("sources", [])}
 
 
-def selected_rows(ds: Dataset, split: str = "train") -> list[dict[str, Any]]:
-    """Manifest rows of `split` ("all" for every split), in (unit, index) order."""
+_ROW_COLUMNS = ["sequence_id", "unit", "index", "shard", "offset", "n_tokens", "source", "split"]
+
+
+def _check_split(split: str) -> None:
     if split not in SPLIT_CHOICES:
         raise ValueError(f"split must be one of {', '.join(SPLIT_CHOICES)}, got {split!r}")
-    cols = ["sequence_id", "unit", "index", "shard", "offset", "n_tokens", "source", "split"]
-    rows = ds.manifest.select(cols).to_pylist()
-    rows = [r for r in rows if split == "all" or r["split"] == split]
-    rows.sort(key=lambda r: (r["unit"], r["index"]))
-    return rows
+
+
+def _unit_rows(manifest: Any, split: str) -> list[dict[str, Any]]:
+    rows = [r for r in manifest.select(_ROW_COLUMNS).to_pylist() if split == "all" or r["split"] == split]
+    return sorted(rows, key=lambda r: r["index"])
+
+
+def iter_selected_rows(ds: Dataset, split: str = "train") -> Iterator[dict[str, Any]]:
+    """Manifest rows of `split` ("all" for every split) in (unit, index) order, one unit in memory."""
+    _check_split(split)
+    for manifest in ds.iter_tables("manifest"):
+        yield from _unit_rows(manifest, split)
+
+
+def selected_rows(ds: Dataset, split: str = "train") -> list[dict[str, Any]]:
+    """iter_selected_rows as a list (the PyTorch dataset indexes every row)."""
+    return list(iter_selected_rows(ds, split))
 
 
 def iter_export(ds: Dataset, split: str = "train", repeat: bool = True) -> Iterator[tuple[dict[str, Any], np.ndarray]]:
     """(row, tokens) in passes: pass k holds every sequence whose source repeats more than k times,
-    so repeated sequences are spread over the file rather than written side by side."""
-    rows = selected_rows(ds, split)
+    so repeated sequences are spread over the file rather than written side by side. Each pass
+    walks the dataset unit by unit, so memory holds one unit whatever the dataset's size."""
+    _check_split(split)
     repeats = source_repeats(ds) if repeat else {}
-    passes = max([repeats.get(r["source"], 1) for r in rows], default=1)
+    passes = max(repeats.values(), default=1)
     for k in range(passes):
-        for r in rows:
-            if repeats.get(r["source"], 1) > k:
-                yield r, ds.shard(r["shard"])[r["offset"] : r["offset"] + r["n_tokens"]]
+        for _, manifest, tokens in ds.iter_units():
+            for r in _unit_rows(manifest, split):
+                if repeats.get(r["source"], 1) > k:
+                    yield r, tokens[r["offset"] : r["offset"] + r["n_tokens"]]
 
 
 def with_specials(tokens: np.ndarray, bos: int | None, eos: int | None, dtype: Any) -> np.ndarray:

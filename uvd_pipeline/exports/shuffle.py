@@ -179,11 +179,11 @@ def export_lvm_jsonl_shuffled(
 
 def _expected_jsonl_bytes(ds: Dataset, split: str, repeat: bool, specials: int) -> int:
     """Bytes of the JSONL lines, from the manifest alone: base64 of 4 bytes per token + framing."""
-    from .common import selected_rows, source_repeats
+    from .common import iter_selected_rows, source_repeats
 
     repeats = source_repeats(ds) if repeat else {}
     total = 0
-    for r in selected_rows(ds, split):
+    for r in iter_selected_rows(ds, split):
         n = r["n_tokens"] + specials
         total += (4 * math.ceil(4 * n / 3) + 16) * repeats.get(r["source"], 1)
     return total

@@ -1,5 +1,11 @@
-"""`uvd digest`: one hash of a dataset's content, independent of shard layout, unit order and
-worker count: every (sequence id, tokens) pair, in sequence-id order."""
+"""`uvd digest`: one hash of a dataset's content, independent of shard layout, of how sequences
+fall into units, of commit order and of worker count.
+
+Each sequence hashes to SHA-256(id, token count, tokens); the digest is SHA-256 over the number of
+sequences and the sum of those hashes modulo 2**256. A sum does not depend on order, so the
+dataset is walked one unit at a time (bounded memory at any size) and per-unit sums could be
+combined by a distributed job; unlike XOR, a sum keeps a sequence that occurs twice from cancelling
+itself out."""
 
 from __future__ import annotations
 
@@ -7,17 +13,21 @@ import hashlib
 
 from .reader import Dataset
 
+_MOD = 1 << 256
+
+
+def sequence_hash(sequence_id: str, tokens) -> int:
+    h = hashlib.sha256(sequence_id.encode())
+    h.update(b"\0" + len(tokens).to_bytes(8, "little"))
+    h.update(tokens.astype("<u2", copy=False).tobytes())
+    return int.from_bytes(h.digest(), "big")
+
 
 def dataset_digest(dataset: Dataset) -> str:
-    m = dataset.manifest
-    rows = sorted(
-        zip(m["sequence_id"].to_pylist(), m["unit"].to_pylist(), m["index"].to_pylist(),
-            m["shard"].to_pylist(), m["offset"].to_pylist(), m["n_tokens"].to_pylist())
-    )
-    h = hashlib.sha256()
-    for sid, _unit, _index, shard, off, n in rows:
-        tokens = dataset.shard(shard)[off : off + n]
-        h.update(sid.encode())
-        h.update(int(n).to_bytes(8, "little"))
-        h.update(tokens.astype("<u2", copy=False).tobytes())
-    return h.hexdigest()
+    total = count = 0
+    for _, manifest, tokens in dataset.iter_units():
+        cols = manifest.select(["sequence_id", "offset", "n_tokens"]).to_pydict()
+        for sid, off, n in zip(cols["sequence_id"], cols["offset"], cols["n_tokens"]):
+            total = (total + sequence_hash(sid, tokens[off : off + n])) % _MOD
+            count += 1
+    return hashlib.sha256(b"uvd digest 2\0" + count.to_bytes(8, "little") + total.to_bytes(32, "big")).hexdigest()

@@ -1,10 +1,19 @@
-"""Read what was committed: only files that a ledger entry names are ever opened."""
+"""Read what was committed: only files that a ledger entry names are ever opened.
+
+Two ways in. `Dataset.manifest` is the whole manifest as one Arrow table: handy for a sample or a
+demo-sized output, but at full scale it is hundreds of GB. `Dataset.iter_units()` walks the
+committed units one at a time (unit-id order, a few reads ahead), so digest, summary, verify and
+export need memory for one unit, whatever the dataset's size. For queries over everything, use the
+Parquet roll-ups (rollup/) with DuckDB.
+"""
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import Any
 
@@ -16,8 +25,36 @@ from .schema import DATASET_FILE, LEDGER_DIR, MANIFEST_SCHEMA, RECIPE_FILE, REJE
 from .store import OutputStore
 
 
+READ_AHEAD = 16  # unit files fetched at once (object stores: latency, not bandwidth, bounds this)
+SHARD_CACHE = 64  # token shards kept open by random access (Dataset.tokens)
+
+
 def read_arrow(data: bytes) -> pa.Table:
     return pa.ipc.open_file(pa.py_buffer(data)).read_all()
+
+
+def read_ahead(store: OutputStore, paths: Iterable[str], depth: int = READ_AHEAD) -> Iterator[bytes]:
+    """The files' bytes in order, with up to `depth` reads in flight."""
+    todo = iter(paths)
+    with ThreadPoolExecutor(max_workers=depth) as pool:
+        pending: deque = deque(pool.submit(store.read_bytes, rel) for _, rel in zip(range(depth), todo))
+        while pending:
+            data = pending.popleft().result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append(pool.submit(store.read_bytes, nxt))
+            yield data
+
+
+def load_shard(data_or_path: bytes | str, where: str) -> np.ndarray:
+    """A token shard as a 1-D uint16 array: memory-mapped from a local path, parsed from bytes."""
+    if isinstance(data_or_path, str):
+        arr = np.load(data_or_path, mmap_mode="r", allow_pickle=False)
+    else:
+        arr = np.load(io.BytesIO(data_or_path), allow_pickle=False)
+    if arr.dtype != np.uint16 or arr.ndim != 1:
+        raise DatasetError(f"{where}: expected a 1-D uint16 shard, got {arr.dtype} {arr.shape}")
+    return arr
 
 
 class Dataset:
@@ -29,26 +66,28 @@ class Dataset:
         # the resolved recipe that `uvd run` writes first.
         if not self.store.exists(LEDGER_DIR) and not self.store.exists(RECIPE_FILE):
             raise DatasetError(f"{root}: not a uvd output directory (no {LEDGER_DIR}/ nor {RECIPE_FILE})")
-        self._shards: dict[str, np.ndarray] = {}
+        self._shards: OrderedDict[str, np.ndarray] = OrderedDict()  # least recently used first
 
     @cached_property
     def ledger(self) -> list[dict[str, Any]]:
+        """Every ledger entry (one per committed unit), in unit-id order."""
+        rels = [f"{LEDGER_DIR}/{name}" for name in self.store.list(LEDGER_DIR, ".json")]
         entries = []
-        for name in self.store.list(LEDGER_DIR, ".json"):
-            rel = f"{LEDGER_DIR}/{name}"
+        for rel, data in zip(rels, read_ahead(self.store, rels)):
             try:
-                entries.append(json.loads(self.store.read_text(rel)))
+                entries.append(json.loads(data))
             except ValueError as exc:
                 raise DatasetError(f"{self.store.path(rel)}: ledger entry is not valid JSON ({exc})") from None
-        return entries
+        return sorted(entries, key=lambda e: str(e.get("unit", "")))
 
     @cached_property
     def manifest(self) -> pa.Table:
-        tables = [read_arrow(self.store.read_bytes(e["files"]["manifest"]["path"])) for e in self.ledger]
+        """The whole manifest in memory (demo-sized outputs; see iter_units for any size)."""
+        tables = list(self.iter_tables("manifest"))
         return pa.concat_tables(tables) if tables else MANIFEST_SCHEMA.empty_table()
 
     def rejects(self) -> pa.Table:
-        tables = [read_arrow(self.store.read_bytes(e["files"]["rejects"]["path"])) for e in self.ledger]
+        tables = list(self.iter_tables("rejects"))
         return pa.concat_tables(tables) if tables else REJECTS_SCHEMA.empty_table()
 
     @cached_property
@@ -62,17 +101,37 @@ class Dataset:
         }
 
     def shard(self, rel: str) -> np.ndarray:
-        """A token shard as a uint16 array: memory-mapped on local disks, read whole elsewhere."""
-        if rel not in self._shards:
-            local = self.store.local_path(rel)
-            if local is not None:
-                arr = np.load(local, mmap_mode="r", allow_pickle=False)
-            else:
-                arr = np.load(io.BytesIO(self.store.read_bytes(rel)), allow_pickle=False)
-            if arr.dtype != np.uint16 or arr.ndim != 1:
-                raise DatasetError(f"{self.store.path(rel)}: expected a 1-D uint16 shard, got {arr.dtype} {arr.shape}")
-            self._shards[rel] = arr
-        return self._shards[rel]
+        """A token shard as a uint16 array: memory-mapped on local disks, read whole elsewhere. The
+        last SHARD_CACHE shards stay open."""
+        if rel in self._shards:
+            self._shards.move_to_end(rel)
+            return self._shards[rel]
+        local = self.store.local_path(rel)
+        arr = load_shard(local if local is not None else self.store.read_bytes(rel), self.store.path(rel))
+        self._shards[rel] = arr
+        if len(self._shards) > SHARD_CACHE:
+            self._shards.popitem(last=False)
+        return arr
+
+    def iter_tables(self, kind: str = "manifest", entries: list[dict[str, Any]] | None = None) -> Iterator[pa.Table]:
+        """Each unit's manifest (or rejects) table, in ledger order, one at a time."""
+        entries = self.ledger if entries is None else entries
+        for entry, data in zip(entries, read_ahead(self.store, (e["files"][kind]["path"] for e in entries))):
+            try:
+                yield read_arrow(data)
+            except (pa.ArrowInvalid, OSError) as exc:
+                where = self.store.path(entry["files"][kind]["path"])
+                raise DatasetError(f"{where}: unreadable {kind} of unit {entry['unit']} ({exc}); run `uvd verify`") from None
+
+    def iter_units(self) -> Iterator[tuple[dict[str, Any], pa.Table, np.ndarray]]:
+        """(ledger entry, manifest, tokens) per committed unit in unit-id order: memory for one unit
+        (plus the read-ahead), whatever the dataset's size."""
+        entries = self.ledger
+        shards = read_ahead(self.store, (e["files"]["shard"]["path"] for e in entries)) if not self.store.local else None
+        for entry, manifest in zip(entries, self.iter_tables("manifest", entries)):
+            rel = entry["files"]["shard"]["path"]
+            data = self.store.local_path(rel) if shards is None else next(shards)
+            yield entry, manifest, load_shard(data, self.store.path(rel))
 
     def tokens(self, sequence_id: str) -> np.ndarray:
         try:
@@ -82,9 +141,10 @@ class Dataset:
         return self.shard(shard)[off : off + n]
 
     def iter_sequences(self) -> Iterator[tuple[dict[str, Any], np.ndarray]]:
-        """(manifest row, tokens) for every committed sequence, unit by unit."""
-        for row in self.manifest.to_pylist():
-            yield row, self.shard(row["shard"])[row["offset"] : row["offset"] + row["n_tokens"]]
+        """(manifest row, tokens) for every committed sequence, unit by unit (bounded memory)."""
+        for _, manifest, tokens in self.iter_units():
+            for row in manifest.to_pylist():
+                yield row, tokens[row["offset"] : row["offset"] + row["n_tokens"]]
 
     def summary(self) -> dict[str, Any] | None:
         if not self.store.exists(DATASET_FILE):

@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .reader import read_arrow
+from .reader import read_ahead, read_arrow
 from .schema import MANIFEST_SCHEMA, REJECTS_SCHEMA
 from .store import OutputStore
 
@@ -36,7 +34,6 @@ ROLLUP_DIR = "rollup"
 UNITS_PER_CHUNK = 1000
 SIGNATURE_KEY = b"uvd.rollup.units"
 _KINDS = (("manifest", MANIFEST_SCHEMA), ("rejects", REJECTS_SCHEMA))
-_READ_AHEAD = 16  # unit files fetched at once (object stores: latency, not bandwidth, bounds this)
 
 
 def chunk_name(unit: str) -> str:
@@ -52,23 +49,22 @@ def write_rollups(store: OutputStore, ledger: list[dict[str, Any]]) -> dict[str,
     for entry in sorted(ledger, key=lambda e: e["unit"]):
         chunks.setdefault(chunk_name(entry["unit"]), []).append(entry)
     out: dict[str, dict[str, int]] = {}
-    with ThreadPoolExecutor(max_workers=_READ_AHEAD) as pool:
-        for kind, schema in _KINDS:
-            folder = f"{ROLLUP_DIR}/{kind}"
-            store.makedirs(folder)
-            present = set(store.list(folder, ".parquet"))
-            stats = {"rows": 0, "units": len(ledger), "chunks": len(chunks), "written": 0}
-            for name, entries in chunks.items():
-                rel = f"{folder}/{name}.parquet"
-                signature = _signature(kind, entries)
-                rows = _current_rows(store, rel, signature) if f"{name}.parquet" in present else None
-                if rows is None:
-                    rows = _write_chunk(store, rel, schema, signature, _tables(store, pool, kind, entries))
-                    stats["written"] += 1
-                stats["rows"] += rows
-            for stale in present - {f"{n}.parquet" for n in chunks}:  # a chunk no ledger entry backs
-                store.remove(f"{folder}/{stale}")
-            out[kind] = stats
+    for kind, schema in _KINDS:
+        folder = f"{ROLLUP_DIR}/{kind}"
+        store.makedirs(folder)
+        present = set(store.list(folder, ".parquet"))
+        stats = {"rows": 0, "units": len(ledger), "chunks": len(chunks), "written": 0}
+        for name, entries in chunks.items():
+            rel = f"{folder}/{name}.parquet"
+            signature = _signature(kind, entries)
+            rows = _current_rows(store, rel, signature) if f"{name}.parquet" in present else None
+            if rows is None:
+                rows = _write_chunk(store, rel, schema, signature, _tables(store, kind, entries))
+                stats["written"] += 1
+            stats["rows"] += rows
+        for stale in present - {f"{n}.parquet" for n in chunks}:  # a chunk no ledger entry backs
+            store.remove(f"{folder}/{stale}")
+        out[kind] = stats
     return out
 
 
@@ -88,20 +84,8 @@ def _current_rows(store: OutputStore, rel: str, signature: bytes) -> int | None:
     return meta.num_rows if found == signature else None
 
 
-def _tables(store: OutputStore, pool: ThreadPoolExecutor, kind: str, entries: list[dict[str, Any]]) -> Iterator[pa.Table]:
-    """The units' tables in order, with at most _READ_AHEAD reads in flight."""
-    pending: deque = deque()
-    todo = iter(entries)
-    for entry in todo:
-        pending.append(pool.submit(store.read_bytes, entry["files"][kind]["path"]))
-        if len(pending) >= _READ_AHEAD:
-            break
-    while pending:
-        data = pending.popleft().result()
-        nxt = next(todo, None)
-        if nxt is not None:
-            pending.append(pool.submit(store.read_bytes, nxt["files"][kind]["path"]))
-        yield read_arrow(data)
+def _tables(store: OutputStore, kind: str, entries: list[dict[str, Any]]) -> Iterator[pa.Table]:
+    return (read_arrow(data) for data in read_ahead(store, (e["files"][kind]["path"] for e in entries)))
 
 
 def _write_chunk(store: OutputStore, rel: str, schema: pa.Schema, signature: bytes, tables: Iterator[pa.Table]) -> int:
