@@ -23,14 +23,12 @@ from uvd_pipeline.recipe import parse_recipe  # noqa: E402
 from uvd_pipeline.types import WorkUnit  # noqa: E402
 
 from ..conftest import single_image_recipe  # noqa: E402
+from .helpers import local_digest_of  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def local_digest(samples, tmp_path_factory) -> str:
-    out = tmp_path_factory.mktemp("local")
-    summary = run_recipe(parse_recipe(single_image_recipe(samples)), str(out), engine="local", quiet=True)
-    assert summary.failures == [] and summary.committed == summary.planned == 6
-    return dataset_digest(open_dataset(str(out)))
+    return local_digest_of(single_image_recipe(samples), tmp_path_factory.mktemp("local"), units=6)
 
 
 @pytest.fixture(scope="module")
@@ -95,9 +93,35 @@ def test_bad_options_fail_before_running(recipe, tmp_path):
     with RunProgress(1, quiet=True) as progress:
         with pytest.raises(UvdError, match="KEY=VALUE"):
             run_beam(recipe, store, units, progress, pipeline_options=["tokenizer_resource_hint=accelerator"])
+        with pytest.raises(UvdError, match="build_resource_hint"):
+            run_beam(recipe, store, units, progress, pipeline_options=["build_resource_hint=gpu"])
         with pytest.raises(UvdError, match="Ray cluster"):
             run_beam(recipe, store, units, progress, address="127.0.0.1:6379")
     assert not (tmp_path / "ledger").exists()
+
+
+def test_resource_hints_land_on_their_own_step_only(recipe, tmp_path):
+    """--build_resource_hint (for needs_gpu build stages) and --tokenizer_resource_hint reach the
+    runner through the pipeline proto, each on its own step."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from uvd_pipeline.engines.beam_engine import build_pipeline
+    from uvd_pipeline.engines.beam_runner import UvdBeamOptions
+
+    opts = PipelineOptions(["--build_resource_hint=accelerator=type:nvidia-l4;count:1",
+                            "--tokenizer_resource_hint=min_ram=8GB"])
+    pipeline = beam.Pipeline(options=opts)
+    build_pipeline(pipeline, recipe, OutputStore(str(tmp_path)), plan_units(recipe)[:1], opts.view_as(UvdBeamOptions), None)
+    proto = pipeline.to_runner_api()
+    hints = {
+        t.unique_name: dict(proto.components.environments[t.environment_id].resource_hints)
+        for t in proto.components.transforms.values()
+        if t.environment_id and t.unique_name in ("Build/ParDo(BuildUnit)", "Tokenize/ParDo(Tokenize)", "Commit/ParDo(CommitUnit)")
+    }
+    assert hints["Build/ParDo(BuildUnit)"] == {"beam:resources:accelerator:v1": b"type:nvidia-l4;count:1"}
+    assert hints["Tokenize/ParDo(Tokenize)"] == {"beam:resources:min_ram_bytes:v1": b"8000000000"}
+    assert hints["Commit/ParDo(CommitUnit)"] == {}
 
 
 def test_pipeline_args_from_the_command_line_and_from_python():

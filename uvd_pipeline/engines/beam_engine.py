@@ -195,14 +195,13 @@ def build_pipeline(
         pipeline
         | "Units" >> beam.Create([u.to_row() for u in units])
         | "Spread" >> beam.Reshuffle()
-        | "Build" >> beam.ParDo(BuildUnit(recipe_dict)).with_outputs(HEADER, FAILED, main="sequences")
+        | "Build" >> with_hints(beam.ParDo(BuildUnit(recipe_dict)), options.build_resource_hint, "build_resource_hint")
+        .with_outputs(HEADER, FAILED, main="sequences")
     )
     tokenize = beam.ParDo(Tokenize(recipe_dict["tokenizer"], options.tokenizer_device)).with_outputs(
         FAILED, main="tokens"
     )
-    hints = parse_hints(options.tokenizer_resource_hint)
-    if hints:
-        tokenize = tokenize.with_resource_hints(**hints)
+    tokenize = with_hints(tokenize, options.tokenizer_resource_hint, "tokenizer_resource_hint")
     tokenized = (
         built.sequences
         | "Batch" >> beam.BatchElements(
@@ -224,6 +223,12 @@ def build_pipeline(
             | "WriteFailures" >> beam.io.WriteToText(failures_prefix, shard_name_template="-SSSSS-of-NNNNN")
         )
     return committed.committed
+
+
+def with_hints(transform: Any, hints: list[str], option: str) -> Any:
+    """`transform` with the Beam resource hints of a uvd option (KEY=VALUE strings), if any."""
+    parsed = parse_hints(hints, option)
+    return transform.with_resource_hints(**parsed) if parsed else transform
 
 
 def run_beam(
@@ -251,6 +256,13 @@ def run_beam(
         pipeline, local = make_pipeline(args, workers, worker_log)
         options = pipeline.options.view_as(UvdBeamOptions)
         parse_hints(options.tokenizer_resource_hint)  # bad hints fail before anything runs
+        parse_hints(options.build_resource_hint, "build_resource_hint")
+        if not local and not options.build_resource_hint:
+            from ..pipeline.plan import gpu_stages
+
+            if stages := gpu_stages(recipe):
+                log.warning("the recipe's %s need a GPU: pass --beam-option build_resource_hint=accelerator=... "
+                            "to run the build step on GPU workers (it runs on CPU otherwise)", ", ".join(stages))
         temp_location = pipeline.options.get_all_options().get("temp_location")
         wave = options.units_per_pipeline or len(units)
         watch.start()

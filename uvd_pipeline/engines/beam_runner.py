@@ -60,6 +60,10 @@ class UvdBeamOptions(PipelineOptions):
             "--tokenizer_resource_hint", action="append", default=[],
             help="KEY=VALUE resource hint for the tokenizer step only, e.g. "
                  "accelerator=type:nvidia-l4;count:1;install-nvidia-driver (repeatable)")
+        parser.add_argument(
+            "--build_resource_hint", action="append", default=[],
+            help="KEY=VALUE resource hint for the build step only, for recipes with needs_gpu stages "
+                 "(e.g. a pose estimator): accelerator=type:nvidia-l4;count:1;install-nvidia-driver (repeatable)")
         parser.add_argument("--tokenizer_batch_images", type=int, default=0,
                             help="images per tokenizer call (default: 4 x the recipe's tokenizer.batch_size)")
         parser.add_argument("--tokenizer_device", default="",
@@ -74,12 +78,12 @@ def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def parse_hints(hints: list[str]) -> dict[str, str]:
+def parse_hints(hints: list[str], option: str = "tokenizer_resource_hint") -> dict[str, str]:
     out = {}
     for hint in hints:
         key, sep, value = hint.partition("=")
         if not sep or not key:
-            raise UvdError(f"--tokenizer_resource_hint {hint!r}: expected KEY=VALUE, e.g. accelerator=type:nvidia-l4;count:1")
+            raise UvdError(f"--{option} {hint!r}: expected KEY=VALUE, e.g. accelerator=type:nvidia-l4;count:1")
         out[key.strip()] = value
     return out
 

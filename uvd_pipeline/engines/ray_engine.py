@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 from ..manifests.store import OutputStore
@@ -80,6 +81,42 @@ class _TokenizerActor:
         return True
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Ray resources of the tokenizer actors and the unit tasks."""
+
+    actors: int
+    actor_options: dict[str, Any]
+    device: str
+    threads: int  # torch threads per tokenizer actor
+    task_options: dict[str, Any]
+
+
+def placement(
+    cpus: float, gpus: int, workers: int, in_flight: int, *, tokenizer_device: str = "auto",
+    build_gpu: bool = False, tokenizer_actors: int | None = None,
+) -> Placement:
+    """One tokenizer actor per GPU (unless the recipe pins the tokenizer to the CPU); without GPUs,
+    one per worker (up to the CPUs): separate model replicas scale better across cores than one
+    model's intra-op threads. Resources are fractional so that actors never starve the unit tasks.
+    When a build stage needs a GPU (`build_gpu`) and the cluster has GPUs, the tokenizers share half
+    of them and the unit tasks in flight share the other half, so both run on the GPU workers."""
+    gpu_tokenizer = gpus > 0 and tokenizer_device != "cpu"
+    n = tokenizer_actors or (gpus if gpu_tokenizer else max(1, min(workers, int(cpus))))
+    if gpu_tokenizer:  # all the GPUs, or half of them when build stages need one, shared by the actors
+        share = (0.5 if build_gpu else 1.0) * gpus / n
+        actor: dict[str, Any] = {"num_gpus": min(1.0, share), "num_cpus": 0.5}
+        device, threads = "cuda", 1
+    else:
+        actor = {"num_cpus": min(0.5, cpus / (2 * n))}
+        device, threads = "cpu", max(1, int(cpus // n))
+    task: dict[str, Any] = {"num_cpus": max(0.01, min(1.0, (cpus - actor["num_cpus"] * n) / max(1, workers)))}
+    if build_gpu and gpus:
+        free = gpus - actor.get("num_gpus", 0) * n
+        task["num_gpus"] = max(0.01, min(1.0, free / max(1, in_flight)))
+    return Placement(n, actor, device, threads, task)
+
+
 def _init_ray(address: str | None, workers: int) -> None:
     import ray
 
@@ -111,32 +148,27 @@ def run_ray(
     import ray
 
     _init_ray(address, workers)
+    from ..pipeline.plan import gpu_stages
+
     resources = ray.cluster_resources()
-    gpus = int(resources.get("GPU", 0))
-    cpus = float(resources.get("CPU", 1))
-    # One actor per GPU; without GPUs, one per worker (up to the CPUs): separate model replicas
-    # scale better across cores than one model's intra-op threads.
-    n_actors = tokenizer_actors or (gpus if gpus else max(1, min(workers, int(cpus))))
-    if gpus:
-        actor_opts: dict[str, Any] = {"num_gpus": 1, "num_cpus": 0.5}
-        device, threads = "cuda", 1
-    else:
-        actor_opts = {"num_cpus": min(0.5, cpus / (2 * n_actors))}
-        device, threads = "cpu", max(1, int(cpus // n_actors))
-    task_cpus = max(0.01, min(1.0, (cpus - actor_opts["num_cpus"] * n_actors) / max(1, workers)))
+    in_flight = max(workers, units_in_flight or 2 * workers)
+    place = placement(
+        float(resources.get("CPU", 1)), int(resources.get("GPU", 0)), workers, in_flight,
+        tokenizer_device=recipe.tokenizer.device, build_gpu=bool(gpu_stages(recipe)), tokenizer_actors=tokenizer_actors,
+    )
+    n_actors, device, threads = place.actors, place.device, place.threads
 
     actor_cls = ray.remote(max_restarts=3, max_task_retries=3)(_TokenizerActor)
     fault = os.environ.get(FAULT_ENV)
     actors = [
-        actor_cls.options(**actor_opts).remote(
+        actor_cls.options(**place.actor_options).remote(
             recipe.tokenizer.model_dump(mode="json"), device, threads, tokenizer_factory, fault
         )
         for _ in range(n_actors)
     ]
     loading = [a.ready.remote() for a in actors]  # the models load while the first units build
-    task = ray.remote(max_retries=3)(_unit_task).options(num_cpus=task_cpus)
+    task = ray.remote(max_retries=3)(_unit_task).options(**place.task_options)
     recipe_ref = ray.put(recipe.model_dump(mode="json"))
-    in_flight = max(workers, units_in_flight or 2 * workers)
 
     failures: list[tuple[str, str]] = []
     pending: dict[Any, WorkUnit] = {}

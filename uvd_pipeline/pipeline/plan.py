@@ -29,3 +29,14 @@ def plan_units(recipe: Recipe, with_quotas: bool = True) -> list[WorkUnit]:
         for i, payload in enumerate(payloads):
             units.append(WorkUnit(unit_id(spec.name, i), spec.name, i, payload))
     return apply_quotas(recipe, units) if with_quotas else units
+
+
+def gpu_stages(recipe: Recipe) -> list[str]:
+    """The recipe's build stages that declare `needs_gpu` (e.g. a pose estimator), as
+    "source: kind name"; engines give the unit tasks a GPU share when this is not empty."""
+    found = []
+    for spec in recipe.sources:
+        stages = [("source", spec.plugin), ("sequencer", spec.sequencer.plugin)]
+        stages += [("renderer", r.plugin) for r in spec.renderers] + [("transform", t.plugin) for t in spec.transforms]
+        found += [f"{spec.name}: {kind} {name}" for kind, name in stages if registry.load(kind, name).needs_gpu]
+    return found
