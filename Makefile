@@ -8,7 +8,7 @@ CONSTRAINTS := ci/constraints.txt
 EXTRAS ?= ray,beam,video,coco,edges,render,objaverse,audit,dev
 DEMO_OUT ?= out/demo
 
-.PHONY: venv sysdeps demo test bench clean
+.PHONY: venv sysdeps demo test bench bench-gpu clean
 
 # System libraries for offscreen mesh rendering (software EGL) and the HTML-report browser test.
 # Installed with apt-get when this is a Debian/Ubuntu machine and we are root; otherwise listed.
@@ -44,8 +44,22 @@ test: venv sysdeps
 	$(BIN)/python -m pytest -q
 	$(BIN)/python -m pytest -q examples/uvd-plugin-example/tests
 
-bench: venv
-	$(BIN)/python bench/build_path.py
+# Every CPU benchmark with the settings BENCHMARKS.md quotes (about 40 min on 2 quiet cores);
+# each prints JSON. `make bench-gpu` is the tokenizer benchmark for a CUDA machine.
+BENCH_OUT ?= bench-results
+bench: venv sysdeps
+	mkdir -p $(BENCH_OUT)
+	$(BIN)/python bench/build_path.py --images 200 --rounds 5 > $(BENCH_OUT)/build_path.json
+	$(BIN)/python bench/video_decode.py --rounds 9 > $(BENCH_OUT)/video_decode.json
+	$(BIN)/python bench/orbit_render.py --rounds 5 > $(BENCH_OUT)/orbit_render.json
+	$(BIN)/python bench/overlap.py --images 960 --rounds 3 > $(BENCH_OUT)/overlap.json
+	$(BIN)/python bench/scaling.py --only scaling --images 1280 --rounds 3 > $(BENCH_OUT)/scaling.json
+	$(BIN)/python bench/scaling.py --only memory,engines --rounds 3 > $(BENCH_OUT)/memory_engines.json
+	$(BIN)/python bench/crash_trials.py --json $(BENCH_OUT)/crash_trials.json
+
+bench-gpu: venv
+	mkdir -p $(BENCH_OUT)
+	$(BIN)/python bench/gpu_tokenize.py --images 2048 --batch-size 64 --rounds 3 > $(BENCH_OUT)/gpu_tokenize.json
 
 clean:
 	rm -rf out data/samples
