@@ -44,7 +44,8 @@ test: venv sysdeps
 	$(BIN)/python -m pytest -q
 	$(BIN)/python -m pytest -q examples/uvd-plugin-example/tests
 
-# Every CPU benchmark with the settings BENCHMARKS.md quotes (about 40 min on 2 quiet cores);
+# Every CPU benchmark with the settings BENCHMARKS.md quotes (tens of minutes: the two scaling runs
+# alone took 8 and 9 min on 2 quiet cores);
 # each prints JSON. `make bench-gpu` is the tokenizer benchmark for a CUDA machine.
 BENCH_OUT ?= bench-results
 bench: venv sysdeps
