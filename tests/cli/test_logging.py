@@ -121,6 +121,24 @@ def test_verify_problems_are_json_events_and_exit_1(recipe_path, tmp_path):
     assert problems and shard.name in problems[0]["problem"] and problems[0]["level"] == "error"
 
 
+def test_digest_verify_and_export_report_progress_per_unit_as_json(recipe_path, tmp_path):
+    """The commands that walk a whole dataset say how far they are: `progress` events with the
+    units done, the total and, while work remains, an ETA; the final one says done."""
+    out = tmp_path / "out"
+    assert _invoke("-q", "run", str(recipe_path), "--out", str(out), "--engine", "local").exit_code == 0
+    units = len(list((out / "ledger").glob("*.json")))
+    for args in (["digest", str(out)], ["verify", str(out)],
+                 ["export", str(out), "--format", "lvm-jsonl", "--out", str(tmp_path / "x.jsonl")]):
+        res = _invoke("--log-format", "json", "--progress-every", "0.000001", *args)
+        assert res.exit_code == 0, res.output
+        progress = [r for r in _json_lines(res.stderr) if r["event"] == "progress"]
+        assert progress and progress[-1]["final"] is True, (args, res.stderr)
+        assert progress[-1]["done"] == progress[-1]["total"] == units and progress[-1]["command"] == args[0]
+        assert [r["done"] for r in progress] == sorted(r["done"] for r in progress)
+    quiet = _invoke("-q", "--log-format", "json", "digest", str(out))
+    assert quiet.exit_code == 0 and not [r for r in _json_lines(quiet.stderr) if r["event"] == "progress"]
+
+
 def test_missing_recipe_is_a_json_error_line_with_exit_2(tmp_path):
     """Through `uvd`'s real entry point: the error is a JSON line and the exit code 2."""
     res = subprocess.run(

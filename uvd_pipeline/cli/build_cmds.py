@@ -82,16 +82,21 @@ def print_run_summary(summary, title: str) -> None:
 def digest_cmd(directory: str = typer.Argument(..., help="output directory or URL")) -> None:
     """One hex digest of the dataset's content (sequence ids + tokens), independent of layout."""
     from ..manifests import dataset_digest, open_dataset
+    from ..walk_progress import WalkProgress
 
-    console.print(dataset_digest(open_dataset(directory)), highlight=False)
+    with WalkProgress("digest") as progress:
+        digest = dataset_digest(open_dataset(directory), on_unit=progress)
+    console.print(digest, highlight=False)
 
 
 @app.command("verify")
 def verify_cmd(directory: str = typer.Argument(..., help="output directory or URL")) -> None:
     """Check every committed file against its checksum; exit 1 on any mismatch."""
     from ..manifests import open_dataset, verify_dataset
+    from ..walk_progress import WalkProgress
 
-    problems = verify_dataset(directory)
+    with WalkProgress("verify") as progress:
+        problems = verify_dataset(directory, on_unit=progress)
     if problems:
         for p in problems:
             warn(f"[red]✗[/] {p}", "verify_problem", logging.ERROR, problem=p)

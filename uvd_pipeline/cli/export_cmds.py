@@ -39,8 +39,11 @@ def export_cmd(
         from ..exports.shuffle import export_lvm_jsonl_shuffled
 
         run = partial(export_lvm_jsonl_shuffled, seed=seed, max_bucket_bytes=shuffle_memory_mb << 20, tmp_dir=tmp_dir)
+    from ..walk_progress import WalkProgress
+
     try:
-        summary = run(directory, out, split=split, bos=bos, eos=eos, repeat=repeat)
+        with WalkProgress("export") as progress:
+            summary = run(directory, out, split=split, bos=bos, eos=eos, repeat=repeat, on_unit=progress)
     except ValueError as exc:
         fail(str(exc))
     console.print(

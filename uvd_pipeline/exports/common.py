@@ -3,7 +3,7 @@ order, and the special ids around them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ DEFAULT_VOCAB_SIZE = 8292
 DEFAULT_BOS = 8192
 DEFAULT_EOS = 8193
 SPLIT_CHOICES = ("train", "test", "all")
+OnUnit = Callable[[int, int], None]  # progress callback: (units done, units in all)
 
 
 @dataclass
@@ -74,18 +75,25 @@ def selected_rows(ds: Dataset, split: str = "train") -> list[dict[str, Any]]:
     return list(iter_selected_rows(ds, split))
 
 
-def iter_export(ds: Dataset, split: str = "train", repeat: bool = True) -> Iterator[tuple[dict[str, Any], np.ndarray]]:
+def iter_export(
+    ds: Dataset, split: str = "train", repeat: bool = True, on_unit: OnUnit | None = None
+) -> Iterator[tuple[dict[str, Any], np.ndarray]]:
     """(row, tokens) in passes: pass k holds every sequence whose source repeats more than k times,
     so repeated sequences are spread over the file rather than written side by side. Each pass
-    walks the dataset unit by unit, so memory holds one unit whatever the dataset's size."""
+    walks the dataset unit by unit, so memory holds one unit whatever the dataset's size.
+    `on_unit(done, total)` is called after each unit of each pass (progress)."""
     _check_split(split)
     repeats = source_repeats(ds) if repeat else {}
     passes = max(repeats.values(), default=1)
+    total, done = passes * len(ds.ledger), 0
     for k in range(passes):
         for _, manifest, tokens in ds.iter_units():
             for r in _unit_rows(manifest, split):
                 if repeats.get(r["source"], 1) > k:
                     yield r, tokens[r["offset"] : r["offset"] + r["n_tokens"]]
+            done += 1
+            if on_unit:
+                on_unit(done, total)
 
 
 def with_specials(tokens: np.ndarray, bos: int | None, eos: int | None, dtype: Any) -> np.ndarray:

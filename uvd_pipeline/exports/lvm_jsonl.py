@@ -14,7 +14,7 @@ import fsspec
 import numpy as np
 
 from ..manifests.reader import Dataset
-from .common import ExportSummary, check_special, iter_export, with_specials
+from .common import ExportSummary, OnUnit, check_special, iter_export, with_specials
 
 
 def encode_line(tokens: np.ndarray) -> str:
@@ -26,14 +26,15 @@ def decode_line(line: str) -> np.ndarray:
 
 
 def export_lvm_jsonl(
-    root: str, out: str, split: str = "train", bos: int | None = None, eos: int | None = None, repeat: bool = True
+    root: str, out: str, split: str = "train", bos: int | None = None, eos: int | None = None, repeat: bool = True,
+    on_unit: OnUnit | None = None,
 ) -> ExportSummary:
     """Write the sequences of `split` to `out` (a path or fsspec URL; `.gz` compresses)."""
     check_special(bos, eos)
     ds = Dataset(root)
     summary = ExportSummary(out, files=[out])
     with fsspec.open(out, "wt", compression="infer", encoding="utf-8") as f:
-        for row, tokens in iter_export(ds, split, repeat):
+        for row, tokens in iter_export(ds, split, repeat, on_unit):
             line = with_specials(tokens, bos, eos, "<i4")
             f.write(encode_line(line) + "\n")
             summary.sequences += 1

@@ -17,7 +17,7 @@ import fsspec
 import numpy as np
 
 from ..manifests.reader import Dataset
-from .common import ExportSummary, check_special, iter_export, with_specials
+from .common import ExportSummary, OnUnit, check_special, iter_export, with_specials
 
 MAGIC = b"MMIDIDX\x00\x00"
 VERSION = 1
@@ -26,7 +26,8 @@ UINT16 = np.dtype(np.uint16)
 
 
 def export_megatron(
-    root: str, prefix: str, split: str = "train", bos: int | None = None, eos: int | None = None, repeat: bool = True
+    root: str, prefix: str, split: str = "train", bos: int | None = None, eos: int | None = None, repeat: bool = True,
+    on_unit: OnUnit | None = None,
 ) -> ExportSummary:
     """Write `prefix`.bin and `prefix`.idx for the sequences of `split`."""
     check_special(bos, eos, max_id=np.iinfo(np.uint16).max)
@@ -35,7 +36,7 @@ def export_megatron(
     summary = ExportSummary(prefix, files=[bin_path, idx_path])
     lengths: list[int] = []
     with fsspec.open(bin_path, "wb") as f:
-        for row, tokens in iter_export(ds, split, repeat):
+        for row, tokens in iter_export(ds, split, repeat, on_unit):
             seq = with_specials(tokens, bos, eos, UINT16)
             f.write(seq.tobytes())
             lengths.append(int(seq.size))

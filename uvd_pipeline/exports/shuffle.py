@@ -28,7 +28,7 @@ import fsspec
 import numpy as np
 
 from ..manifests.reader import Dataset
-from .common import ExportSummary, check_special, iter_export, with_specials
+from .common import ExportSummary, OnUnit, check_special, iter_export, with_specials
 from .lvm_jsonl import encode_line
 
 DEFAULT_MAX_BUCKET_BYTES = 1 << 30  # 1 GiB of lines in memory at most
@@ -153,6 +153,7 @@ def export_lvm_jsonl_shuffled(
     max_bucket_bytes: int = DEFAULT_MAX_BUCKET_BYTES,
     tmp_dir: str | None = None,
     stats: ShuffleStats | None = None,
+    on_unit: OnUnit | None = None,
 ) -> ExportSummary:
     """The LVM JSONL export (exports.lvm_jsonl) with every line, repeats included, in one seeded
     global order: ready for the trainer as is."""
@@ -162,7 +163,7 @@ def export_lvm_jsonl_shuffled(
     specials = (bos is not None) + (eos is not None)
 
     def lines() -> Iterator[str]:
-        for row, tokens in iter_export(ds, split, repeat):
+        for row, tokens in iter_export(ds, split, repeat, on_unit):
             tokens = with_specials(tokens, bos, eos, "<i4")
             summary.sequences += 1
             summary.tokens += int(tokens.size)

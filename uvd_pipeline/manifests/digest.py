@@ -10,6 +10,7 @@ itself out."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from .reader import Dataset
 
@@ -23,11 +24,15 @@ def sequence_hash(sequence_id: str, tokens) -> int:
     return int.from_bytes(h.digest(), "big")
 
 
-def dataset_digest(dataset: Dataset) -> str:
+def dataset_digest(dataset: Dataset, on_unit: Callable[[int, int], None] | None = None) -> str:
+    """`on_unit(done, total)` is called after each unit (progress)."""
     total = count = 0
-    for _, manifest, tokens in dataset.iter_units():
+    units = len(dataset.ledger)
+    for done, (_, manifest, tokens) in enumerate(dataset.iter_units(), 1):
         cols = manifest.select(["sequence_id", "offset", "n_tokens"]).to_pydict()
         for sid, off, n in zip(cols["sequence_id"], cols["offset"], cols["n_tokens"]):
             total = (total + sequence_hash(sid, tokens[off : off + n])) % _MOD
             count += 1
+        if on_unit:
+            on_unit(done, units)
     return hashlib.sha256(b"uvd digest 2\0" + count.to_bytes(8, "little") + total.to_bytes(32, "big")).hexdigest()

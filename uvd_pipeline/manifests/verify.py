@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 
 import numpy as np
 
@@ -15,13 +16,17 @@ from .schema import DATASET_FILE, LEDGER_DIR, MANIFEST_SCHEMA, REJECTS_SCHEMA
 from .writer import json_text, ledger_checksum, summary_checksum
 
 
-def verify_dataset(root: str) -> list[str]:
-    """Problems found; an empty list means the dataset is intact."""
+def verify_dataset(root: str, on_unit: Callable[[int, int], None] | None = None) -> list[str]:
+    """Problems found; an empty list means the dataset is intact. `on_unit(done, total)` is
+    called after each ledger entry (progress)."""
     ds = Dataset(root)
     store = ds.store
     problems: list[str] = []
     totals = {"sequences": 0, "tokens": 0}
-    for name in store.list(LEDGER_DIR, ".json"):
+    names = store.list(LEDGER_DIR, ".json")
+    for done, name in enumerate(names, 1):
+        if on_unit and done > 1:
+            on_unit(done - 1, len(names))
         rel = f"{LEDGER_DIR}/{name}"
         try:
             text = store.read_text(rel)
@@ -50,6 +55,8 @@ def verify_dataset(root: str) -> list[str]:
         if len(blobs) != 3:
             continue
         problems += _check_unit(entry, blobs, totals)
+    if on_unit and names:
+        on_unit(len(names), len(names))
     summary, found = _read_summary(store)
     problems += found
     if summary is not None:
