@@ -14,6 +14,8 @@ from uvd_pipeline.engines import run_recipe
 from uvd_pipeline.manifests import dataset_digest, open_dataset, verify_dataset
 from uvd_pipeline.recipe import load_recipe
 
+from .engines.helpers import ray_cluster  # noqa: F401 (a fixture)
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "uvd-plugin-example"
 
 
@@ -77,14 +79,6 @@ def test_local_engine_writes_hand_pose_sequences(local_run, workdir):
     totals = ds.summary()["totals"]
     assert totals["records_read"] == totals["records_used"] + totals["records_rejected"] == 16 + 4
     assert verify_dataset(str(local_run)) == []
-
-
-@pytest.fixture(scope="module")
-def ray_cluster():
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
 
 
 def test_ray_engine_gives_the_same_dataset(ray_cluster, local_run, workdir):

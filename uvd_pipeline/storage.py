@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Iterable
 from typing import Any
 
 import fsspec
@@ -37,6 +38,21 @@ def list_files(root: str, extensions: tuple[str, ...], recursive: bool = True) -
         if p.lower().endswith(extensions):
             rel.append(posixpath.relpath(p, base) if not _is_local(fs) else _local_rel(p, base))
     return fs, inner, sorted(rel)
+
+
+def list_folder(path: str, extensions: Iterable[str], recursive: bool = True) -> tuple[str, list[str]]:
+    """(root URL a worker can open, sorted relative paths) of the files under a folder source's
+    `path` whose extension is one of `extensions`, given as a recipe writes them ("jpg", ".PNG"):
+    the one listing that folder sources cut into work units with `in_units`."""
+    suffixes = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
+    fs, inner, files = list_files(path, suffixes, recursive)
+    return full_path(fs, inner), files
+
+
+def in_units(entries: list[Any], unit_size: int) -> list[list[Any]]:
+    """Consecutive runs of `unit_size` entries (the last may be shorter), in the given order: what
+    each work unit of a source holds. Unit payloads, and so output digests, depend on this cut."""
+    return [entries[i : i + unit_size] for i in range(0, len(entries), unit_size)]
 
 
 def _local_rel(p: str, base: str) -> str:

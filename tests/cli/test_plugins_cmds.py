@@ -122,13 +122,36 @@ def test_check_usage_errors_exit_2():
     assert res.returncode == 2 and "JSON object" in res.stderr
 
 
-def test_check_takes_params_for_a_source_without_an_example(tmp_path):
+def test_check_takes_params_that_override_the_example(tmp_path):
     from uvd_pipeline.testing import write_sample_images
 
     write_sample_images(tmp_path / "imgs", n=3)
     res = uvd("plugins", "check", "image_folder", "--no-fresh-process", "--params", f'{{"path": "{tmp_path / "imgs"}", "unit_size": 2}}')
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "- bad input: no conformance_example" in res.stdout  # it never corrupts data it did not write
+    assert "outputs: 2 units, 3 items" in res.stdout  # the given folder, not the example's (3 units, 6 items)
+
+
+def test_check_without_a_name_checks_every_installed_plugin(broken_site):
+    res = uvd("plugins", "check", "--no-fresh-process", site=broken_site)
+    assert res.returncode == 1, res.stdout + res.stderr
+    rows = {line.split("│")[2].strip(): line for line in res.stdout.splitlines() if line.count("│") >= 5}
+    from uvd_pipeline import registry
+
+    for kind in registry.KINDS:  # every built-in appears, and none fails
+        for name in registry.names(kind):
+            if not name.startswith("probe_"):
+                assert name in rows and "FAILED" not in rows[name], (name, res.stdout)
+    assert "FAILED" in rows["probe_sloppy"] and "FAILED" in rows["probe_needs_lib"] and "does not load" in rows["probe_needs_lib"]
+    assert "passed" in rows["probe_invert"] and "passed" in rows["image_folder"]
+    mmpose_missing = subprocess.run([sys.executable, "-c", "import mmpose"], capture_output=True).returncode != 0
+    if mmpose_missing:  # an optional extra that is not installed: skipped with the reason, not failed
+        assert "skipped" in rows["mmpose_pose"] and "needs mmpose" in rows["mmpose_pose"]
+    assert "plugins: " in res.stdout + res.stderr and "2 failed" in res.stderr
+
+    only = uvd("plugins", "check", "--kind", "sequencer", "--no-fresh-process")
+    assert only.returncode == 0, only.stdout + only.stderr
+    assert "single" in only.stdout and "image_folder" not in only.stdout
+    assert uvd("plugins", "check", "--params", "{}").returncode == 2  # params belong to one plugin
 
 
 def test_new_writes_a_package_and_refuses_to_overwrite(tmp_path):

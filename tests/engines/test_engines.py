@@ -17,24 +17,14 @@ from uvd_pipeline.manifests import dataset_digest, open_dataset, verify_dataset
 from uvd_pipeline.recipe import parse_recipe
 
 from ..conftest import single_image_recipe
-
-
-@pytest.fixture(scope="module")
-def ray_cluster():
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
+from .helpers import local_digest_of, ray_cluster  # noqa: F401 (ray_cluster: a fixture)
 
 
 @pytest.fixture(scope="module")
 def reference(samples, tmp_path_factory):
     """The local engine's output: the reference every other run must equal."""
     out = tmp_path_factory.mktemp("local")
-    recipe = parse_recipe(single_image_recipe(samples))
-    summary = run_recipe(recipe, str(out), engine="local", quiet=True)
-    assert summary.failures == [] and summary.committed == summary.planned == 6
-    return out, dataset_digest(open_dataset(str(out)))
+    return out, local_digest_of(single_image_recipe(samples), out, units=6)
 
 
 def test_local_output_is_complete_and_verified(reference):

@@ -18,12 +18,11 @@ import yaml
 
 pytest.importorskip("ray")
 
-from uvd_pipeline.engines import run_recipe  # noqa: E402
 from uvd_pipeline.engines.ray_engine import FAULT_ENV  # noqa: E402
 from uvd_pipeline.manifests import dataset_digest, open_dataset, verify_dataset  # noqa: E402
-from uvd_pipeline.recipe import parse_recipe  # noqa: E402
 
 from ..conftest import single_image_recipe  # noqa: E402
+from .helpers import local_digest_of  # noqa: E402
 
 RAY = Path(sys.executable).with_name("ray")
 
@@ -79,10 +78,7 @@ def cluster(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def local_digest(samples, tmp_path_factory) -> str:
-    out = tmp_path_factory.mktemp("local")
-    summary = run_recipe(parse_recipe(small_recipe(samples)), str(out), engine="local", quiet=True)
-    assert summary.failures == [] and summary.committed == summary.planned == 6
-    return dataset_digest(open_dataset(str(out)))
+    return local_digest_of(small_recipe(samples), tmp_path_factory.mktemp("local"), units=6)
 
 
 def _uvd_run(recipe: Path, out: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

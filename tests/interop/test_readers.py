@@ -17,6 +17,8 @@ from uvd_pipeline.engines import run_recipe
 from uvd_pipeline.manifests import open_dataset
 from uvd_pipeline.recipe import parse_recipe
 
+from ..tiny_world import make_tiny_world
+
 DEMO = Path(__file__).resolve().parents[2] / "recipes" / "demo.yaml"
 
 # The README's "tokens per source" query, verbatim but for the output path.
@@ -28,12 +30,7 @@ GROUP BY source ORDER BY tokens DESC"""
 @pytest.fixture(scope="module")
 def out(tmp_path_factory) -> Path:
     """The demo recipe's two still-image sources (web_images, laion_subset) over a small world."""
-    from uvd_pipeline.samples.world import make_images, make_webdataset
-
-    world = tmp_path_factory.mktemp("world")
-    rng = np.random.default_rng(0)
-    make_images(world, rng, n=8)
-    make_webdataset(world, rng, shards=2, per_shard=4)
+    world = make_tiny_world(tmp_path_factory.mktemp("world"))
     demo = yaml.safe_load(DEMO.read_text())
     keep = {"web_images": "images", "laion_subset": "webdataset"}
     demo["sources"] = [s for s in demo["sources"] if s["name"] in keep]

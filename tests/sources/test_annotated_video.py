@@ -16,7 +16,9 @@ from uvd_pipeline.renderers.openpose import OpenPoseRenderer  # noqa: E402
 from uvd_pipeline.renderers.palette import colours_to_ids  # noqa: E402
 from uvd_pipeline.samples.videos import make_jhmdb, make_vipseg  # noqa: E402
 from uvd_pipeline.sources.annotated_video import JhmdbVideoSource, VipsegVideoSource, jhmdb_to_coco  # noqa: E402
-from uvd_pipeline.types import Item, Reject, WorkUnit  # noqa: E402
+
+from .reading import items_by_record, read_all, reject_reasons  # noqa: E402
+from .videos import assert_follows_stride  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -28,34 +30,13 @@ def world(tmp_path_factory):
     return root
 
 
-def read(src, name="src"):
-    out = []
-    for i, payload in enumerate(src.units()):
-        out += list(src.read(WorkUnit(f"{name}-{i:06d}", name, i, payload)))
-    return out
-
-
-def clips(outs) -> dict[str, list[Item]]:
-    got: dict[str, list[Item]] = {}
-    for o in outs:
-        if isinstance(o, Item):
-            got.setdefault(o.record, []).append(o)
-    return got
-
-
-def assert_follows_stride(frames: list[Item], length: int = 8) -> None:
-    m = frames[0].meta
-    assert [f.meta["frame_index"] for f in frames] == [m["start"] + m["stride"] * k for k in range(length)]
-
-
 def test_vipseg_frames_carry_their_palette_masks_for_the_segmentation_renderer(world):
-    outs = read(VipsegVideoSource(path=str(world / "vipseg")))
-    got = clips(outs)
+    got = items_by_record(read_all(VipsegVideoSource(path=str(world / "vipseg"))))
     assert sorted(got) == ["001_clip", "002_clip", "003_broken_mask"]
     renderer = SegmentationMapRenderer()
     for video, frames in got.items():
         assert len(frames) == 8
-        assert_follows_stride(frames)
+        assert_follows_stride(frames, 8)
         for f in frames:
             mask_path = world / "vipseg" / "panomasks" / f.meta["mask_file"]
             assert f.meta["maps"]["segmentation"] == str(mask_path)
@@ -68,7 +49,7 @@ def test_vipseg_frames_carry_their_palette_masks_for_the_segmentation_renderer(w
 
 
 def test_jhmdb_joints_become_coco_keypoints_for_the_openpose_renderer(world):
-    got = clips(read(JhmdbVideoSource(path=str(world / "jhmdb"))))
+    got = items_by_record(read_all(JhmdbVideoSource(path=str(world / "jhmdb"))))
     assert sorted(got) == ["jump/person_01", "wave/person_00"]
     pos = scipy_io.loadmat(world / "jhmdb" / "joint_positions" / "wave" / "person_00" / "joint_positions.mat")[
         "pos_img"
@@ -104,9 +85,7 @@ def test_jhmdb_missing_broken_or_mismatched_joint_files_are_rejects(world, tmp_p
     scipy_io.savemat(joints / "wave" / "person_00" / "joint_positions.mat", {"pos_img": mat["pos_img"][:, :, :20]})
     (joints / "ghost" / "v").mkdir(parents=True)
     scipy_io.savemat(joints / "ghost" / "v" / "joint_positions.mat", {"pos_img": np.zeros((2, 15, 3))})
-    outs = read(JhmdbVideoSource(path=str(tmp_path / "jhmdb")))
-    assert all(isinstance(o, Reject) for o in outs)
-    assert {o.record: o.reason for o in outs} == {
+    assert reject_reasons(read_all(JhmdbVideoSource(path=str(tmp_path / "jhmdb")))) == {
         "ghost/v": "missing_frames",
         "jump/person_01": "bad_annotation",
         "wave/no_joints": "missing_annotation",

@@ -11,7 +11,10 @@ cv2 = pytest.importorskip("cv2")
 from uvd_pipeline.renderers.boxes import BoxesRenderer  # noqa: E402
 from uvd_pipeline.samples.videos import make_ava  # noqa: E402
 from uvd_pipeline.sources.ava_video import AvaVideoSource, parse_ava_rows  # noqa: E402
-from uvd_pipeline.types import Item, Reject, WorkUnit  # noqa: E402
+from uvd_pipeline.types import Reject  # noqa: E402
+
+from .reading import items_by_record, read_all  # noqa: E402
+from .videos import assert_follows_stride, bare_read  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -21,43 +24,19 @@ def world(tmp_path_factory):
     return root
 
 
-def read(src, name="src"):
-    out = []
-    for i, payload in enumerate(src.units()):
-        out += list(src.read(WorkUnit(f"{name}-{i:06d}", name, i, payload)))
-    return out
-
-
-def clips(outs) -> dict[str, list[Item]]:
-    got: dict[str, list[Item]] = {}
-    for o in outs:
-        if isinstance(o, Item):
-            got.setdefault(o.record, []).append(o)
-    return got
-
-
-def assert_follows_stride(frames: list[Item], length: int = 8) -> None:
-    m = frames[0].meta
-    assert [f.meta["frame_index"] for f in frames] == [m["start"] + m["stride"] * k for k in range(length)]
-
-
 def test_ava_keyframes_are_decoded_with_their_people_as_pixel_boxes(world):
     src = AvaVideoSource(path=str(world / "ava" / "videos"), annotations=str(world / "ava" / "annotations.csv"))
-    outs = read(src)
-    got = clips(outs)
+    outs = read_all(src)
+    got = items_by_record(outs)
     assert sorted(got) == ["sample00ava", "sample01ava"]
     rows, _ = parse_ava_rows((world / "ava" / "annotations.csv").read_text(), "annotations.csv")
     renderer = BoxesRenderer()
     for video, frames in got.items():
-        assert_follows_stride(frames)
+        assert_follows_stride(frames, 8)
         cap = cv2.VideoCapture(str(world / "ava" / "videos" / f"{video}.mp4"))
         fps = cap.get(cv2.CAP_PROP_FPS)
-        reference = []
-        while True:
-            ok, bgr = cap.read()
-            if not ok:
-                break
-            reference.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        cap.release()
+        reference = bare_read(world / "ava" / "videos" / f"{video}.mp4")
         for f in frames:
             t = f.meta["timestamp"]
             assert f.meta["frame"] == round(t * fps)
@@ -80,13 +59,13 @@ def _bad_line(world) -> int:
 
 def test_ava_time_offset_and_too_few_keyframes(world):
     # Timestamps past the video's end (an offset in the wrong direction) end as rejects, not crashes.
-    late = read(
+    late = read_all(
         AvaVideoSource(
             path=str(world / "ava" / "videos"), annotations=str(world / "ava" / "annotations.csv"), time_offset=-100.0
         )
     )
     assert {o.reason for o in late if isinstance(o, Reject) and o.record.startswith("sample")} == {"keyframe_past_end"}
-    short = read(
+    short = read_all(
         AvaVideoSource(
             path=str(world / "ava" / "videos"), annotations=str(world / "ava" / "annotations.csv"), strides=[2]
         )
@@ -100,7 +79,7 @@ def test_a_file_the_csv_reader_cannot_parse_is_refused_when_planning(tmp_path, w
     with pytest.raises(ValueError, match="bad.csv: not a CSV file"):
         AvaVideoSource(path=str(world / "ava" / "videos"), annotations=str(tmp_path / "bad.csv")).units()
     (tmp_path / "nul.csv").write_bytes(b"sample00ava,3,0.1,0.1\x00,0.5,0.5,12,0\n")
-    outs = read(AvaVideoSource(path=str(world / "ava" / "videos"), annotations=str(tmp_path / "nul.csv")))
+    outs = read_all(AvaVideoSource(path=str(world / "ava" / "videos"), annotations=str(tmp_path / "nul.csv")))
     assert [(o.record, o.reason) for o in outs] == [("nul.csv:1", "bad_csv_row")]
 
 

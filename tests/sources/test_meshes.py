@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,8 @@ pytest.importorskip("pyrender")
 from uvd_pipeline.ids import bytes_id, derived_id  # noqa: E402
 from uvd_pipeline.samples.meshes import make_meshes, rock, toy_robot  # noqa: E402
 from uvd_pipeline.sources.meshes import ORBIT_PLUGIN, ORBIT_VERSION, MeshFolderSource  # noqa: E402
-from uvd_pipeline.types import Item, Reject, WorkUnit  # noqa: E402
+
+from .reading import items_by_record, read_all, reject_reasons  # noqa: E402
 
 SMALL = {"size": 64}
 
@@ -30,21 +33,9 @@ def folder(tmp_path_factory):
     return root
 
 
-def read(src, name="meshes"):
-    out = []
-    for i, payload in enumerate(src.units()):
-        src_unit = WorkUnit(f"{name}-{i:06d}", name, i, payload)
-        out += list(src.read(src_unit))
-    src.teardown()
-    return out
-
-
-def by_record(outs) -> dict[str, list[Item]]:
-    got: dict[str, list[Item]] = {}
-    for o in outs:
-        assert isinstance(o, Item), (o.record, getattr(o, "reason", ""), getattr(o, "detail", ""))
-        got.setdefault(o.record, []).append(o)
-    return got
+# Camera orbits are seeded by the source name: every read here uses the same one.
+read = partial(read_all, name="meshes")
+by_record = partial(items_by_record, rejects_allowed=False)
 
 
 def test_every_format_gives_sixteen_consecutive_views_with_one_camera_orbit(folder):
@@ -111,9 +102,7 @@ def test_start_view_and_sequence_length_are_parameters(folder):
 def test_bad_meshes_are_rejects_with_reasons(tmp_path):
     make_meshes(tmp_path, np.random.default_rng(1))
     src = MeshFolderSource(path=str(tmp_path / "meshes" / "bad"), max_faces=10_000, **SMALL)
-    outs = read(src)
-    assert all(isinstance(o, Reject) for o in outs)
-    assert {o.record: o.reason for o in outs} == {
+    assert reject_reasons(read(src)) == {
         "broken.glb": "unreadable_mesh",
         "dense_sphere.stl": "mesh_too_large",
         "empty.obj": "empty_mesh",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -10,22 +12,12 @@ cv2 = pytest.importorskip("cv2")
 from uvd_pipeline.ids import bytes_id, rng_for  # noqa: E402
 from uvd_pipeline.samples.videos import Scene, write_video  # noqa: E402
 from uvd_pipeline.sources.video import VideoSource, frame_id, plan_clip  # noqa: E402
-from uvd_pipeline.types import Item, Reject, WorkUnit  # noqa: E402
+from uvd_pipeline.types import Reject  # noqa: E402
+
+from .reading import items_by_record, read_all  # noqa: E402
+from .videos import assert_follows_stride, bare_read  # noqa: E402
 
 CONTAINERS = [("clip.mp4", "mp4v"), ("clip.avi", "MJPG"), ("clip.webm", "VP80"), ("clip.mkv", "mp4v")]
-
-
-def bare_read(path) -> list[np.ndarray]:
-    """Every frame by a plain OpenCV read loop: the reference the sampler must match."""
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    cap.release()
-    return frames
 
 
 @pytest.fixture(scope="module")
@@ -39,31 +31,20 @@ def videos(tmp_path_factory):
     return root
 
 
-def read(src: VideoSource, source_name: str = "vids") -> list[Item | Reject]:
-    out = []
-    for i, payload in enumerate(src.units()):
-        out += list(src.read(WorkUnit(f"{source_name}-{i:06d}", source_name, i, payload)))
-    return out
-
-
-def by_video(outs) -> dict[str, list[Item]]:
-    got: dict[str, list[Item]] = {}
-    for o in outs:
-        if isinstance(o, Item):
-            got.setdefault(o.record, []).append(o)
-    return got
+# The source name seeds each clip: the re-planning test draws its clips with "vids" too.
+read = partial(read_all, name="vids")
 
 
 @pytest.mark.parametrize("name", [c[0] for c in CONTAINERS])
 def test_sampled_frames_are_the_frames_at_those_indices(videos, name):
     src = VideoSource(path=str(videos), extensions=[name.rsplit(".", 1)[1]], recursive=False)
-    (frames,) = by_video(read(src)).values()
+    (frames,) = items_by_record(read(src)).values()
     reference = bare_read(videos / name)
     assert len(reference) == 200
     first = frames[0].meta
     # 200 frames: only stride 10 fits (16 frames at stride 20 span 301); the start is drawn in [0, 49]
     assert first["stride"] == 10 and 0 <= first["start"] <= 200 - 151
-    assert [f.meta["frame_index"] for f in frames] == [first["start"] + 10 * k for k in range(16)]
+    assert_follows_stride(frames, 16)
     video_id = bytes_id((videos / name).read_bytes())
     for f in frames:
         assert np.array_equal(f.image.pixels, reference[f.meta["frame_index"]])
@@ -73,8 +54,8 @@ def test_sampled_frames_are_the_frames_at_those_indices(videos, name):
 
 def test_seeking_to_a_far_start_gives_the_same_frames_as_grabbing(videos):
     path = videos / "long" / "long.mp4"
-    grabbed = by_video(read(VideoSource(path=str(videos / "long"), seek_threshold=10_000)))["long.mp4"]
-    sought = by_video(read(VideoSource(path=str(videos / "long"), seek_threshold=1)))["long.mp4"]
+    grabbed = items_by_record(read(VideoSource(path=str(videos / "long"), seek_threshold=10_000)))["long.mp4"]
+    sought = items_by_record(read(VideoSource(path=str(videos / "long"), seek_threshold=1)))["long.mp4"]
     assert [f.meta["frame_index"] for f in grabbed] == [f.meta["frame_index"] for f in sought]
     reference = bare_read(path)
     for a, b in zip(grabbed, sought):
@@ -98,12 +79,12 @@ def test_strides_come_from_the_set_and_only_those_that_fit():
 
 
 def test_the_clip_is_seeded_by_source_seed_and_video_not_by_unit(videos):
-    a = by_video(read(VideoSource(path=str(videos), unit_size=1)))
-    b = by_video(read(VideoSource(path=str(videos), unit_size=8)))
+    a = items_by_record(read(VideoSource(path=str(videos), unit_size=1)))
+    b = items_by_record(read(VideoSource(path=str(videos), unit_size=8)))
     assert a.keys() == b.keys() and len(a) == 5
     for name in a:
         assert [f.image.id for f in a[name]] == [f.image.id for f in b[name]]
-    reseeded = by_video(read(VideoSource(path=str(videos), seed=1)))
+    reseeded = items_by_record(read(VideoSource(path=str(videos), seed=1)))
     starts = lambda got: [got[n][0].meta["start"] for n in sorted(got)]  # noqa: E731
     assert starts(reseeded) != starts(a)
 
@@ -120,7 +101,7 @@ def test_too_short_corrupt_and_empty_videos_are_rejects(tmp_path):
     assert reasons["corrupt.mkv"][0] == "unreadable_video"
     assert reasons["empty.avi"][0] == "unreadable_video"
     # With a shorter clip the same video fits: `frames` and `strides` are parameters.
-    (items,) = by_video(read(VideoSource(path=str(tmp_path), frames=8, strides=[20]))).values()
+    (items,) = items_by_record(read(VideoSource(path=str(tmp_path), frames=8, strides=[20]))).values()
     assert [f.meta["stride"] for f in items] == [20] * 8
 
 
@@ -138,7 +119,7 @@ def test_a_container_that_over_reports_its_frames_is_replanned_on_the_real_count
     for seed in range(8):
         planned = plan_clip(header_count, 16, [10, 20, 30], rng_for("video_clip", seed, "vids", video_id))
         past_the_cut += planned.indices[-1] >= decodable
-        (frames,) = by_video(read(VideoSource(path=str(tmp_path), seed=seed))).values()
+        (frames,) = items_by_record(read(VideoSource(path=str(tmp_path), seed=seed))).values()
         assert frames[0].meta["n_frames"] == (decodable if planned.indices[-1] >= decodable else header_count)
         assert frames[-1].meta["frame_index"] < decodable
         assert all(np.array_equal(f.image.pixels, reference[f.meta["frame_index"]]) for f in frames)

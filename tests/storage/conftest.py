@@ -16,11 +16,12 @@ import time
 import urllib.request
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 pytest.importorskip("s3fs")
 pytest.importorskip("moto.server")
+
+from ..tiny_world import make_tiny_world  # noqa: E402
 
 
 def _free_port() -> int:
@@ -96,13 +97,7 @@ def s3(s3_server):
 @pytest.fixture(scope="session")
 def tiny_world(tmp_path_factory) -> Path:
     """A small world in the real formats: 8 images (+2 bad files) in a folder, 2 webdataset tars of 4."""
-    from uvd_pipeline.samples.world import make_images, make_webdataset
-
-    root = tmp_path_factory.mktemp("tiny_world")
-    rng = np.random.default_rng(0)
-    make_images(root, rng, n=8)
-    make_webdataset(root, rng, shards=2, per_shard=4)
-    return root
+    return make_tiny_world(tmp_path_factory.mktemp("tiny_world"))
 
 
 def tiny_recipe(world: str, unit_size: int = 4, **extra) -> dict:

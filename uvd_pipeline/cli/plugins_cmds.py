@@ -75,38 +75,80 @@ def _method(kind: str) -> str:
 
 @plugins_app.command("check")
 def plugins_check(
-    name: str = typer.Argument(..., help="an installed plugin's registered name"),
+    name: Optional[str] = typer.Argument(None, help="an installed plugin's registered name (none: every installed plugin)"),
     kind: Optional[str] = typer.Option(None, "--kind", "-k", help=KIND_HELP + " (needed only if the name is ambiguous)"),
     params: Optional[str] = typer.Option(None, "--params", help="plugin params as JSON (default: its conformance_example)"),
     fresh_process: bool = typer.Option(True, "--fresh-process/--no-fresh-process", help="also ship it to a new Python process"),
 ) -> None:
-    """Run the conformance suite against an installed plugin; exit 1 if any check fails."""
-    from ..registry import KINDS, PluginImportError
-    from ..testing import conformance, find_plugin
-    from ..testing.report import FAIL, PASS
+    """Run the conformance suite against an installed plugin, or every installed one; exit 1 if any
+    check fails. A plugin whose optional dependency is missing is reported as skipped."""
+    from ..registry import KINDS
 
     if kind is not None and kind not in KINDS:
         fail(f"--kind {kind!r}: expected one of {', '.join(KINDS)}")
     parsed = None
     if params is not None:
+        if name is None:
+            fail("--params needs a plugin NAME: params belong to one plugin")
         try:
             parsed = json.loads(params)
         except ValueError as exc:
             fail(f"--params: not valid JSON ({exc})")
         if not isinstance(parsed, dict):
             fail("--params: expected a JSON object of params")
+    if name is None:
+        _check_all(kind, fresh_process)
+    else:
+        _check_one(name, kind, parsed, fresh_process)
+
+
+def _check_one(name: str, kind: str | None, params: dict | None, fresh_process: bool) -> None:
+    from ..registry import PluginImportError
+    from ..testing import conformance, find_plugin
+    from ..testing.report import FAIL, PASS
+
     try:
         found_kind, cls = find_plugin(name, kind)
     except PluginImportError as exc:  # installed, but its module does not import: the plugin fails
         err_console.print(f"[red]✗[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_FAILED) from None
-    report = conformance(found_kind, cls, parsed, fresh_process=fresh_process)
+    report = conformance(found_kind, cls, params, fresh_process=fresh_process)
     marks = {PASS: "[green]✓[/]", FAIL: "[red]✗[/]"}
     for r in report.results:
         msg = escape(r.message).replace("\n", "\n    ")
         console.print(f"{marks.get(r.status, '[dim]-[/]')} {r.name}" + (f": {msg}" if msg else ""), highlight=False, soft_wrap=True)
     head = escape(report.format().splitlines()[0])
-    if not report.passed:
+    if not report.passed and not report.skipped:
         err_console.print(f"[red]{head}[/]", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_FAILED)
-    console.print(f"[green]{head}[/]", highlight=False, soft_wrap=True)
+    console.print(f"[{'green' if report.passed else 'yellow'}]{head}[/]", highlight=False, soft_wrap=True)
+
+
+def _check_all(kind: str | None, fresh_process: bool) -> None:
+    """One row per installed plugin (of `kind`, if given): its verdict and its first failure."""
+    from ..registry import describe, load
+    from ..testing import conformance
+    from ..testing.report import FAIL, SKIP
+
+    rows = [p for p in describe() if kind is None or p.kind == kind]
+    table = Table(title="uvd plugins check")
+    for col in ("kind", "name", "distribution", "result", "first failure / skip reason"):
+        table.add_column(col, overflow="fold")
+    failed = 0
+    for p in rows:
+        if p.error:
+            verdict, why = "FAILED", f"does not load: {p.error}"
+        else:
+            report = conformance(p.kind, load(p.kind, p.name), None, fresh_process=fresh_process)
+            verdict = report.verdict
+            first = next((r for r in report.results if r.status == (SKIP if report.skipped else FAIL)), None)
+            why = f"{first.name}: {first.message}" if first and not report.passed else ""
+        failed += verdict == "FAILED"
+        colour = {"passed": "green", "skipped": "yellow"}.get(verdict, "red")
+        table.add_row(p.kind, p.name, f"{p.distribution} {p.version}", f"[{colour}]{verdict}[/]", escape(why.splitlines()[0] if why else ""))
+    console.print(table)
+    summary = f"{len(rows)} plugins: {len(rows) - failed} passed or skipped, {failed} failed"
+    if failed:
+        err_console.print(f"[red]{summary}[/]", highlight=False)
+        raise typer.Exit(EXIT_FAILED)
+    console.print(f"[green]{summary}[/]", highlight=False)

@@ -9,11 +9,14 @@ on a CPU machine takes some care: docs/POSE.md has a recipe that works (extra `p
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
 
+from ..errors import BadInput
+from ..renderers.boxes import coco_annotations
 from ..renderers.openpose import draw_openpose
 from ..types import Item
 from .base import Estimator, EstimatorParams
@@ -45,16 +48,34 @@ def mmpose_available() -> bool:
 def person_boxes(meta: dict[str, Any], person_category_id: int) -> np.ndarray | None:
     """xyxy boxes of the item's person annotations, or None when it has none."""
     boxes = []
-    for ann in meta.get("annotations", []):
+    for ann in coco_annotations(meta):
         is_person = ann.get("category_id") == person_category_id or ann.get("category") == "person"
         if is_person and "bbox" in ann and not ann.get("iscrowd"):
-            x, y, w, h = (float(v) for v in ann["bbox"])
+            try:
+                x, y, w, h = (float(v) for v in ann["bbox"])
+            except (TypeError, ValueError) as exc:
+                raise BadInput("bad_bbox", f"annotation {ann.get('id')}: bbox {ann['bbox']!r} ({exc})") from None
             boxes.append((x, y, x + w, y + h))
     return np.asarray(boxes, dtype=np.float32) if boxes else None
 
 
 class MMPoseEstimator(Estimator):
     Params = MMPoseParams
+
+    @classmethod
+    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
+        """A tiny top-down model with seeded random weights (nothing is downloaded) on sample
+        COCO people, boxed by their annotations. Without mmpose there is nothing to run: the
+        example is skipped with the reason (uvd_pipeline.testing's Skip)."""
+        if not mmpose_available():
+            from ..testing.report import Skip
+
+            raise Skip(MMPOSE_MISSING)
+        from ..samples.conformance import coco_items, write_tiny_mmpose_model
+
+        config, checkpoint = write_tiny_mmpose_model(tmp_dir / "mmpose")
+        params = {"config": config, "checkpoint": checkpoint, "device": "cpu", "score_threshold": 0.0}
+        return {"params": params, "items": coco_items(tmp_dir, "keypoints")}
 
     def load(self, device: str) -> Any:
         try:

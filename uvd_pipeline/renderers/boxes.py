@@ -8,6 +8,7 @@ line width grows with the image so that boxes are still about 2 pixels wide afte
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,9 +48,22 @@ def draw_boxes(pixels: np.ndarray, boxes: list[tuple[list[float], int]], width_a
     return np.asarray(img, dtype=np.uint8)
 
 
+def coco_annotations(meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """meta["annotations"] as the coco source writes it, a list of dicts ([] when absent); any
+    other value is BadInput, so that a malformed item is a reject rather than a crash. The COCO
+    renderers (boxes, openpose, segmentation) and the mmpose estimator read it through here."""
+    anns = meta.get("annotations")
+    if anns is None:
+        return []
+    if not isinstance(anns, list) or not all(isinstance(a, dict) for a in anns):
+        shown = type(anns).__name__ if not isinstance(anns, list) else "a list holding non-dicts"
+        raise BadInput("bad_annotation", f"meta['annotations'] must be a list of annotation dicts, got {shown}")
+    return anns
+
+
 def _boxes(meta: dict[str, Any], include_crowd: bool) -> list[tuple[list[float], int]]:
     out = []
-    for ann in meta.get("annotations", []):
+    for ann in coco_annotations(meta):
         if "bbox" not in ann or (ann.get("iscrowd") and not include_crowd):
             continue
         try:
@@ -67,6 +81,16 @@ class BoxesRenderer(Renderer):
     """`coco_boxes`: meta["annotations"][i] = {"bbox": [x, y, w, h], "category_id": int}."""
 
     Params = BoxesParams
+
+    @classmethod
+    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
+        """Sample COCO images as the `coco` source reads them (several categories, a crowd
+        region); bad_items: a box of negative width."""
+        from ..samples.conformance import coco_items, with_meta
+
+        items = coco_items(tmp_dir, "boxes")
+        bad = with_meta(items[0], annotations=[{"id": 1, "category_id": 3, "bbox": [10, 10, -5, 8]}])
+        return {"items": items, "bad_items": [bad]}
 
     def render(self, item: Item) -> np.ndarray | None:
         boxes = _boxes(item.meta, self.params.include_crowd)

@@ -8,12 +8,16 @@ JPEG (edges), or .npy (loaded with allow_pickle=False).
 - normals: RGB = (n + 1) / 2 for float vectors in [-1, 1]; 8-bit RGB files are taken as encoded;
 - edges: grey strength, floats in [0, 1] scaled to 255;
 - segmentation: integer class ids through the fixed 256-colour palette (nearest resize).
+
+A map must have its image's size (else "size_mismatch": a map of another image labels the wrong
+pixels); a meta["maps"] that is not a dict of file URLs is "bad_maps".
 """
 
 from __future__ import annotations
 
 import io
-from typing import ClassVar, Literal
+from pathlib import Path
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -134,12 +138,32 @@ class _MapRenderer(Renderer):
     kind: ClassVar[str] = ""
     Params = MapParams
 
+    @classmethod
+    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
+        """Sample scenes as the `dense_maps` source reads them (every map kind); bad_items: an
+        image given the maps of another scene (of another size)."""
+        from ..samples.conformance import dense_items, with_meta
+
+        items = dense_items(tmp_dir)
+        return {"items": items, "bad_items": [with_meta(items[0], maps=items[1].meta["maps"])]}
+
     def render(self, item: Item) -> np.ndarray | None:
         key = self.params.map or self.kind
-        url = item.meta.get("maps", {}).get(key)
+        maps = item.meta.get("maps")
+        if maps is None:
+            return None
+        if not isinstance(maps, dict):
+            raise BadInput("bad_maps", f"meta['maps'] must be a dict of map name -> file, got {type(maps).__name__}")
+        url = maps.get(key)
         if url is None:
             return None
-        return self.convert(load_map(url))
+        if not isinstance(url, str):
+            raise BadInput("bad_maps", f"meta['maps'][{key!r}] must be a file URL, got {type(url).__name__}")
+        drawn = self.convert(load_map(url))
+        h, w = item.image.pixels.shape[:2]
+        if drawn.shape[:2] != (h, w):  # a map of another image: it would label the wrong pixels
+            raise BadInput("size_mismatch", f"{url}: the map is {drawn.shape[1]}x{drawn.shape[0]}, the image {w}x{h}")
+        return drawn
 
     def convert(self, arr: np.ndarray) -> np.ndarray:
         raise NotImplementedError

@@ -10,6 +10,7 @@ Pose estimators (estimators/mmpose.py) draw their predictions with the same `dra
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import BadInput
 from ..stages import Renderer
 from ..types import IMAGE_SIZE, Item
+from .boxes import coco_annotations
 
 COCO_KEYPOINTS = (
     "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
@@ -110,7 +112,7 @@ def draw_openpose(people: list[np.ndarray], width: int, height: int, at_256: flo
 def people_from_meta(meta: dict[str, Any]) -> list[np.ndarray]:
     """COCO keypoint lists of meta["annotations"] as (17, 3) arrays; those with no visible point are left out."""
     people = []
-    for ann in meta.get("annotations", []):
+    for ann in coco_annotations(meta):
         kp = ann.get("keypoints")
         if kp is None:
             continue
@@ -135,6 +137,17 @@ class OpenPoseRenderer(Renderer):
     """`openpose`: meta["annotations"][i]["keypoints"] (COCO 17 x (x, y, v)) as an OpenPose skeleton."""
 
     Params = OpenPoseParams
+
+    @classmethod
+    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
+        """Sample people as the `coco` source reads their keypoints (some labelled but occluded,
+        v = 1); bad_items: a keypoint list one number short."""
+        from ..samples.conformance import coco_items, with_meta
+
+        items = coco_items(tmp_dir, "keypoints")
+        short = [10.0, 10.0, 2.0] * 16 + [1.0, 1.0]
+        bad = with_meta(items[0], annotations=[{"id": 1, "category_id": 1, "keypoints": short}])
+        return {"items": items, "bad_items": [bad]}
 
     def render(self, item: Item) -> np.ndarray | None:
         people = people_from_meta(item.meta)

@@ -8,7 +8,8 @@ black (id 0). Resized with nearest-neighbour, like every label map.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -39,17 +40,42 @@ def panoptic_categories(segment_ids: np.ndarray, segments: list[dict]) -> np.nda
     return np.where(seg[pos] == segment_ids, cat[pos], 0)
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def check_panoptic(pan: Any) -> tuple[str, list[dict]]:
+    """(PNG URL, segments) of meta["panoptic"] as the coco_panoptic source writes it, or BadInput."""
+    if not isinstance(pan, dict) or not isinstance(pan.get("file"), str) or not isinstance(pan.get("segments"), list):
+        shown = type(pan).__name__
+        raise BadInput("bad_panoptic", f"meta['panoptic'] must be {{'file': str, 'segments': list}}, got {shown}")
+    for k, seg in enumerate(pan["segments"]):
+        if not isinstance(seg, dict) or not _is_int(seg.get("id")) or not _is_int(seg.get("category_id")):
+            raise BadInput("bad_panoptic", f"meta['panoptic']['segments'][{k}] needs int 'id' and 'category_id'")
+    return pan["file"], pan["segments"]
+
+
 class CocoPanopticRenderer(Renderer):
     """`coco_panoptic`: meta["panoptic"] = {"file": PNG URL, "segments": [{"id", "category_id"}]}."""
 
     resample: ClassVar[str] = "nearest"
 
+    @classmethod
+    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
+        """Sample panoptic PNGs as the `coco_panoptic` source names them; bad_items: an image
+        given the PNG of another image (of another size)."""
+        from ..samples.conformance import panoptic_items, with_meta
+
+        items = panoptic_items(tmp_dir)
+        return {"items": items, "bad_items": [with_meta(items[0], panoptic=items[1].meta["panoptic"])]}
+
     def render(self, item: Item) -> np.ndarray | None:
         pan = item.meta.get("panoptic")
         if not pan:
             return None
-        rgb = load_map(pan["file"])
+        url, segments = check_panoptic(pan)
+        rgb = load_map(url)
         h, w = item.image.pixels.shape[:2]
         if rgb.shape[:2] != (h, w):
-            raise BadInput("size_mismatch", f"{pan['file']}: PNG is {rgb.shape[1]}x{rgb.shape[0]}, the image {w}x{h}")
-        return ids_to_colours(panoptic_categories(panoptic_segment_ids(rgb), pan["segments"]))
+            raise BadInput("size_mismatch", f"{url}: PNG is {rgb.shape[1]}x{rgb.shape[0]}, the image {w}x{h}")
+        return ids_to_colours(panoptic_categories(panoptic_segment_ids(rgb), segments))

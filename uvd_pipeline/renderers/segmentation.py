@@ -7,13 +7,16 @@ colours stay exact and `palette.colours_to_ids` inverts it.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..errors import BadInput
 from ..stages import Renderer
 from ..types import Item
+from .boxes import coco_annotations
 from .coco_masks import decode_segmentation
 from .palette import ids_to_colours
 
@@ -25,13 +28,18 @@ class CocoSegmentationParams(BaseModel):
 
 def label_map(meta: dict, width: int, height: int, include_crowd: bool = True) -> np.ndarray | None:
     """H x W uint8 class ids from meta["annotations"] segmentations; None if there are none."""
-    anns = [a for a in meta.get("annotations", []) if "segmentation" in a and (include_crowd or not a.get("iscrowd"))]
+    anns = [a for a in coco_annotations(meta) if "segmentation" in a and (include_crowd or not a.get("iscrowd"))]
     if not anns:
         return None
     masks = []
     for ann in anns:
-        mask = decode_segmentation(ann["segmentation"], width, height, f"annotation {ann.get('id')}")
-        masks.append((int(mask.sum()), int(ann.get("id", 0)), int(ann["category_id"]), mask))
+        where = f"annotation {ann.get('id')}"
+        try:
+            ann_id, category = int(ann.get("id", 0)), int(ann["category_id"])
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise BadInput("bad_annotation", f"{where}: needs int 'id' and 'category_id' ({exc!r})") from None
+        mask = decode_segmentation(ann["segmentation"], width, height, where)
+        masks.append((int(mask.sum()), ann_id, category, mask))
     ids = np.zeros((height, width), dtype=np.int64)
     for _, _, category, mask in sorted(masks, key=lambda m: (-m[0], m[1])):
         ids[mask] = category
@@ -43,6 +51,16 @@ class CocoSegmentationRenderer(Renderer):
 
     Params = CocoSegmentationParams
     resample: ClassVar[str] = "nearest"
+
+    @classmethod
+    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
+        """Sample COCO polygons and a crowd RLE as the `coco` source reads them; bad_items: a
+        polygon of 5 coordinates."""
+        from ..samples.conformance import coco_items, with_meta
+
+        items = coco_items(tmp_dir, "segmentation")
+        bad = with_meta(items[0], annotations=[{"id": 1, "category_id": 3, "segmentation": [[5, 5, 25, 5, 25]]}])
+        return {"items": items, "bad_items": [bad]}
 
     def render(self, item: Item) -> np.ndarray | None:
         h, w = item.image.pixels.shape[:2]

@@ -25,7 +25,7 @@ from pydantic import Field
 from ..ids import hash_hex, rng_for
 from ..images import IMAGE_EXTENSIONS
 from ..stages import Source
-from ..storage import full_path, join, list_files
+from ..storage import in_units, join, list_folder
 from ..types import Item, Reject, WorkUnit
 from .image_folder import read_image_file
 from .video import ClipParams, plan_clip, too_short_detail
@@ -68,11 +68,9 @@ class FrameFolderSource(Source):
 
     def units(self) -> list[dict[str, Any]]:
         p = self.params
-        exts = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in p.extensions)
-        fs, inner, files = list_files(p.path, exts, recursive=True)
-        root = full_path(fs, inner)
+        root, files = list_folder(p.path, p.extensions, recursive=True)
         videos = [{"dir": d, "frames": names} for d, names in video_folders(files).items()]
-        return [{"root": root, "videos": videos[i : i + p.unit_size]} for i in range(0, len(videos), p.unit_size)]
+        return [{"root": root, "videos": part} for part in in_units(videos, p.unit_size)]
 
     def count_records(self, payload: dict[str, Any]) -> int:
         return len(payload["videos"])

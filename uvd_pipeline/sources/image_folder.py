@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import BadInput
 from ..ids import bytes_id
 from ..images import IMAGE_EXTENSIONS, decode_image, to_rgb_array
 from ..stages import Source
-from ..storage import full_path, join, list_files, read_bytes
+from ..storage import in_units, join, list_folder, read_bytes
 from ..types import Image, Item, Reject, WorkUnit
 
 
@@ -23,25 +25,47 @@ class ImageFolderParams(BaseModel):
     unit_size: int = Field(default=256, ge=1, description="files per work unit")
 
 
-class ImageFolderSource(Source):
-    Params = ImageFolderParams
+class FileFolderSource(Source):
+    """A source whose records are the files in a folder: its Params have `path`, `extensions`,
+    `recursive` and `unit_size`; the sorted listing is cut into units of `unit_size` files, and a
+    subclass says how to read one file (`read_file`). `files_key` names the unit payload's list of
+    files; payloads enter output digests, so a subclass keeps the key it has always had."""
+
+    files_key: ClassVar[str] = "files"
 
     def units(self) -> list[dict[str, Any]]:
         p = self.params
-        exts = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in p.extensions)
-        fs, inner, files = list_files(p.path, exts, p.recursive)
-        root = full_path(fs, inner)
-        return [
-            {"root": root, "files": files[i : i + p.unit_size]} for i in range(0, len(files), p.unit_size)
-        ]
+        root, files = list_folder(p.path, p.extensions, p.recursive)
+        return [{"root": root, self.files_key: part} for part in in_units(files, p.unit_size)]
 
     def count_records(self, payload: dict[str, Any]) -> int:
-        return len(payload["files"])
+        return len(payload[self.files_key])
 
     def read(self, unit: WorkUnit) -> Iterator[Item | Reject]:
         root = unit.payload["root"]
-        for rel in unit.payload["files"]:
-            yield read_image_file(join(root, rel), record=rel)
+        for rel in unit.payload[self.files_key]:
+            yield from self.read_file(join(root, rel), rel, unit.source)
+
+    def read_file(self, url: str, record: str, source: str) -> Iterator[Item | Reject]:
+        """The items, or rejects, of one file; `record` is its path relative to the folder."""
+        raise NotImplementedError
+
+
+class ImageFolderSource(FileFolderSource):
+    Params = ImageFolderParams
+
+    @classmethod
+    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
+        """The sample images part: JPEG, RGBA / palette / 16-bit PNG, grey JPEG and WebP in three
+        subfolders, with a truncated JPEG and a text file named .png (bad_params: their folder)."""
+        from ..samples.world import make_images
+
+        make_images(tmp_dir, np.random.default_rng(0), n=6)
+        base = tmp_dir / "images"
+        return {"params": {"path": str(base), "unit_size": 3}, "bad_params": {"path": str(base / "set1")}}
+
+    def read_file(self, url: str, record: str, source: str) -> Iterator[Item | Reject]:
+        yield read_image_file(url, record=record)
 
 
 def read_image_file(url: str, record: str, meta: dict[str, Any] | None = None) -> Item | Reject:

@@ -35,9 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ..errors import BadInput
 from ..ids import bytes_id, derived_id, rng_for
 from ..renderers.orbit import ORBIT_VIEWS, MeshLimits, OrbitRenderer, RenderSettings, orbit_cameras
-from ..stages import Source
-from ..storage import full_path, join, list_files
-from ..types import Image, Item, Reject, WorkUnit
+from ..types import Image, Item, Reject
+from .image_folder import FileFolderSource
 
 MESH_EXTENSIONS = (".glb", ".gltf", ".obj", ".ply", ".stl", ".off")
 ORBIT_PLUGIN = "orbit"  # the name that enters view ids (with ORBIT_VERSION)
@@ -139,26 +138,10 @@ class OrbitMaker:
         return items
 
 
-class MeshFolderParams(OrbitParams):
-    path: str = Field(description="folder of mesh files (local path or fsspec URL)")
-    extensions: list[str] = Field(default_factory=lambda: list(MESH_EXTENSIONS))
-    recursive: bool = True
-    unit_size: int = Field(default=16, ge=1, description="meshes per work unit")
-
-
-class MeshFolderSource(Source):
-    """Meshes in a folder; object id = the file's relative path without its extension."""
-
-    Params = MeshFolderParams
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        from ..samples.meshes import toy_robot, vase
-
-        rng = np.random.default_rng(0)
-        (tmp_dir / "robot.glb").write_bytes(toy_robot(rng).export(file_type="glb"))
-        vase(rng).export(tmp_dir / "vase.obj")
-        return {"params": {"path": str(tmp_dir), "size": 32, "sequence_length": 4}}
+class OrbitMakerMixin:
+    """The OrbitMaker of a source that renders orbits: one per source instance (so one per worker),
+    made on first use, because its renderer holds a GL context that planning never needs, and
+    closed at teardown. Put before the Source class in the bases."""
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -174,20 +157,30 @@ class MeshFolderSource(Source):
             self._maker.close()
             self._maker = None
 
-    def units(self) -> list[dict[str, Any]]:
-        p = self.params
-        exts = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in p.extensions)
-        fs, inner, files = list_files(p.path, exts, p.recursive)
-        root = full_path(fs, inner)
-        return [{"root": root, "files": files[i : i + p.unit_size]} for i in range(0, len(files), p.unit_size)]
 
-    def count_records(self, payload: dict[str, Any]) -> int:
-        return len(payload["files"])
+class MeshFolderParams(OrbitParams):
+    path: str = Field(description="folder of mesh files (local path or fsspec URL)")
+    extensions: list[str] = Field(default_factory=lambda: list(MESH_EXTENSIONS))
+    recursive: bool = True
+    unit_size: int = Field(default=16, ge=1, description="meshes per work unit")
 
-    def read(self, unit: WorkUnit) -> Iterator[Item | Reject]:
-        root = unit.payload["root"]
-        for rel in unit.payload["files"]:
-            yield from read_mesh_file(self.maker(), join(root, rel), rel, posixpath.splitext(rel)[0], unit.source)
+
+class MeshFolderSource(OrbitMakerMixin, FileFolderSource):
+    """Meshes in a folder; object id = the file's relative path without its extension."""
+
+    Params = MeshFolderParams
+
+    @classmethod
+    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
+        from ..samples.meshes import toy_robot, vase
+
+        rng = np.random.default_rng(0)
+        (tmp_dir / "robot.glb").write_bytes(toy_robot(rng).export(file_type="glb"))
+        vase(rng).export(tmp_dir / "vase.obj")
+        return {"params": {"path": str(tmp_dir), "size": 32, "sequence_length": 4}}
+
+    def read_file(self, url: str, record: str, source: str) -> Iterator[Item | Reject]:
+        yield from read_mesh_file(self.maker(), url, record, posixpath.splitext(record)[0], source)
 
 
 def read_mesh_file(maker: OrbitMaker, url: str, record: str, object_id: str, source: str) -> Iterator[Item | Reject]:

@@ -34,8 +34,9 @@ from pydantic import Field
 
 from ..ids import hash_hex
 from ..stages import Source
+from ..storage import in_units
 from ..types import Item, Reject, WorkUnit
-from .meshes import OrbitMaker, OrbitParams, read_mesh_file
+from .meshes import OrbitMakerMixin, OrbitParams, read_mesh_file
 
 OBJECT_PATHS_FILE = "object-paths.json.gz"
 _PACKAGE_LOCK = threading.Lock()
@@ -103,7 +104,7 @@ def _inside(folder: str, path: str) -> bool:
     return os.path.commonpath([root, os.path.realpath(path)]) == root
 
 
-class ObjaverseSource(Source):
+class ObjaverseSource(OrbitMakerMixin, Source):
     Params = ObjaverseParams
 
     @classmethod
@@ -114,19 +115,10 @@ class ObjaverseSource(Source):
         cache = tmp_dir / "objaverse" / "hf-objaverse-v1"
         return {"params": {"cache_dir": str(cache), "size": 32, "sequence_length": 4}}
 
-    def __init__(self, **params: Any) -> None:
-        super().__init__(**params)
-        self._maker: OrbitMaker | None = None
-
     @property
     def cache_dir(self) -> str:
         """Absolute, so that workers with another working directory find it."""
         return os.path.abspath(os.path.expanduser(self.params.cache_dir or default_cache_dir()))
-
-    def teardown(self) -> None:
-        if self._maker is not None:
-            self._maker.close()
-            self._maker = None
 
     def units(self) -> list[dict[str, Any]]:
         p = self.params
@@ -141,7 +133,7 @@ class ObjaverseSource(Source):
         uids = sorted(dict.fromkeys(available))
         if p.limit is not None:
             uids = sorted(sorted(uids, key=lambda u: hash_hex("objaverse", p.seed, u))[: p.limit])
-        return [{"cache_dir": cache, "uids": uids[i : i + p.unit_size]} for i in range(0, len(uids), p.unit_size)]
+        return [{"cache_dir": cache, "uids": part} for part in in_units(uids, p.unit_size)]
 
     def count_records(self, payload: dict[str, Any]) -> int:
         return len(payload["uids"])
@@ -154,8 +146,7 @@ class ObjaverseSource(Source):
             for uid in uids:
                 yield Reject(uid, "objaverse_unavailable", f"{cache}: {type(exc).__name__}: {exc}")
             return
-        if self._maker is None:
-            self._maker = OrbitMaker(self.params)
+        maker = self.maker()
         for uid in uids:
             path = local.get(uid)
             if path is None or not os.path.exists(path):
@@ -167,7 +158,7 @@ class ObjaverseSource(Source):
             if not _inside(cache, path):  # a crafted index must not make us read files elsewhere
                 yield Reject(uid, "unsafe_path", f"{uid}: {path} lies outside the cache {cache}")
                 continue
-            yield from read_mesh_file(self._maker, path, uid, uid, unit.source)
+            yield from read_mesh_file(maker, path, uid, uid, unit.source)
 
     def _local_paths(self, cache: str, uids: list[str]) -> dict[str, str]:
         if self.params.download:

@@ -43,9 +43,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..ids import ID_HEX, hash_hex, rng_for
-from ..stages import Source
-from ..storage import filesystem, full_path, join, list_files
-from ..types import Image, Item, Reject, WorkUnit
+from ..storage import filesystem
+from ..types import Image, Item, Reject
+from .image_folder import FileFolderSource
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".webm", ".mkv", ".mov", ".m4v")
 CLIP_LENGTH = 16
@@ -114,8 +114,9 @@ class VideoParams(ClipParams):
     max_frame_pixels: int = Field(default=4096 * 2304, ge=1, description="frames larger than this are rejected")
 
 
-class VideoSource(Source):
+class VideoSource(FileFolderSource):
     Params = VideoParams
+    files_key = "videos"
 
     @classmethod
     def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
@@ -126,22 +127,7 @@ class VideoSource(Source):
         write_video(tmp_dir / "short.avi", "MJPG", (f for f, _, _ in Scene(rng, 48, 32).frames(5)))
         return {"params": {"path": str(tmp_dir), "frames": 4, "strides": [3, 5]}}
 
-    def units(self) -> list[dict[str, Any]]:
-        p = self.params
-        exts = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in p.extensions)
-        fs, inner, files = list_files(p.path, exts, p.recursive)
-        root = full_path(fs, inner)
-        return [{"root": root, "videos": files[i : i + p.unit_size]} for i in range(0, len(files), p.unit_size)]
-
-    def count_records(self, payload: dict[str, Any]) -> int:
-        return len(payload["videos"])
-
-    def read(self, unit: WorkUnit) -> Iterator[Item | Reject]:
-        root = unit.payload["root"]
-        for rel in unit.payload["videos"]:
-            yield from self.read_video(join(root, rel), rel, unit.source)
-
-    def read_video(self, url: str, record: str, source: str) -> Iterator[Item | Reject]:
+    def read_file(self, url: str, record: str, source: str) -> Iterator[Item | Reject]:
         """The frames of one seeded clip, all or none: a video that fails midway is one reject."""
         p = self.params
         try:

@@ -19,7 +19,7 @@ from .checks import (
     conformance,
     find_plugin,
 )
-from .report import CheckResult, ConformanceReport
+from .report import CheckResult, ConformanceReport, Skip
 from .samples import (
     corrupt_files,
     sample_image,
@@ -41,6 +41,7 @@ __all__ = [
     "find_plugin",
     "CheckResult",
     "ConformanceReport",
+    "Skip",
     "corrupt_files",
     "sample_image",
     "sample_item",

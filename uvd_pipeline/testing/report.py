@@ -57,10 +57,19 @@ class ConformanceReport:
     def passed(self) -> bool:
         return not self.failures and any(r.status == PASS for r in self.results)
 
+    @property
+    def skipped(self) -> bool:
+        """Nothing could run here (e.g. the plugin's optional dependency is not installed)."""
+        return bool(self.results) and all(r.status == SKIP for r in self.results)
+
+    @property
+    def verdict(self) -> str:
+        return "passed" if self.passed else "skipped" if self.skipped else "FAILED"
+
     def format(self) -> str:
         head = f"conformance of {self.kind} plugin {self.plugin!r}: "
         counts = {status: sum(r.status == status for r in self.results) for status in (PASS, FAIL, SKIP)}
-        head += "FAILED" if not self.passed else "passed"
+        head += self.verdict
         head += f" ({counts[PASS]} passed, {counts[FAIL]} failed, {counts[SKIP]} skipped)"
         lines = [head]
         for r in self.results:
@@ -69,6 +78,8 @@ class ConformanceReport:
         return "\n".join(lines)
 
     def raise_for_failures(self) -> ConformanceReport:
+        """Raise AssertionError with the report unless it passed (a wholly skipped run raises too:
+        in a plugin's own test suite, use pytest.importorskip for optional dependencies)."""
         if not self.passed:
             raise AssertionError(self.format())
         return self
