@@ -2,7 +2,6 @@
 docs/POSE.md); they build a small top-down model config and save seeded random weights, so
 nothing is downloaded."""
 
-import textwrap
 
 import numpy as np
 import pytest
@@ -39,37 +38,12 @@ def test_without_mmpose_setup_says_how_to_install(tmp_path):
         est.setup()
 
 
-TINY_CONFIG = textwrap.dedent("""
-    codec = dict(type='MSRAHeatmap', input_size=(64, 64), heatmap_size=(8, 8), sigma=2)
-    model = dict(
-        type='TopdownPoseEstimator',
-        data_preprocessor=dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
-                               std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
-        backbone=dict(type='ResNet', depth=18),
-        head=dict(type='HeatmapHead', in_channels=512, out_channels=17, deconv_out_channels=(32, 32),
-                  deconv_kernel_sizes=(4, 4),
-                  loss=dict(type='KeypointMSELoss', use_target_weight=True), decoder=codec),
-        test_cfg=dict(flip_test=False))
-    test_pipeline = [dict(type='LoadImage'), dict(type='GetBBoxCenterScale'),
-                     dict(type='TopdownAffine', input_size=codec['input_size']), dict(type='PackPoseInputs')]
-    test_dataloader = dict(dataset=dict(type='CocoDataset', data_mode='topdown', pipeline=test_pipeline))
-""")
-
-
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    import torch
-    from mmengine.config import Config
-    from mmpose.registry import MODELS
-    from mmpose.utils import register_all_modules
+    """A tiny 17-keypoint top-down model with seeded random weights (the conformance example's)."""
+    from uvd_pipeline.samples.conformance import write_tiny_mmpose_model
 
-    register_all_modules()
-    root = tmp_path_factory.mktemp("mmpose")
-    (root / "tiny.py").write_text(TINY_CONFIG)
-    torch.manual_seed(0)
-    model = MODELS.build(Config.fromfile(str(root / "tiny.py")).model)
-    torch.save({"state_dict": model.state_dict()}, root / "tiny.pth")
-    return str(root / "tiny.py"), str(root / "tiny.pth")
+    return write_tiny_mmpose_model(tmp_path_factory.mktemp("mmpose"))
 
 
 @needs_mmpose
