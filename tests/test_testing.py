@@ -122,6 +122,19 @@ def test_a_good_plugin_survives_a_fresh_worker_process(tmp_path):
     assert [r.status for r in report.results if r.name == "fresh worker"] == ["pass"]
 
 
+class ChattyTransform(GoodTransform):
+    """Prints to stdout while it works, as some model libraries do when they load weights."""
+
+    def apply(self, pixels, rng):
+        print("loading weights from somewhere ...")
+        return super().apply(pixels, rng)
+
+
+def test_a_plugin_that_prints_to_stdout_still_passes_the_fresh_worker_check():
+    report = check_transform(ChattyTransform)
+    assert [r.status for r in report.results if r.name == "fresh worker"] == ["pass"], report.format()
+
+
 # -- broken plugins: each has one fault that one check must name ---------------------------------
 
 

@@ -128,8 +128,10 @@ def run_in_fresh_process(kind: str, plugin: Plugin, inputs: list[Any], seed: int
         timeout=SHIP_TIMEOUT_S,
     )
     out = proc.stdout.decode(errors="replace").strip()
-    if proc.returncode != 0 or not out.startswith("fingerprint "):
+    # The worker's last line; libraries a plugin loads may print to stdout before it (mmpose does).
+    found = [line for line in out.splitlines() if line.startswith("fingerprint ")]
+    if proc.returncode != 0 or not found:
         err = proc.stderr.decode(errors="replace").strip().splitlines()
         tail = "\n    ".join(err[-6:]) or out or f"exit status {proc.returncode}"
         raise AssertionError(f"the plugin did not run after shipping to a fresh worker process:\n    {tail}")
-    return out.split(" ", 1)[1]
+    return found[-1].split(" ", 1)[1]
