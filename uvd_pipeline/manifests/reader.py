@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import json
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import Any
@@ -33,17 +33,23 @@ def read_arrow(data: bytes) -> pa.Table:
     return pa.ipc.open_file(pa.py_buffer(data)).read_all()
 
 
-def read_ahead(store: OutputStore, paths: Iterable[str], depth: int = READ_AHEAD) -> Iterator[bytes]:
-    """The files' bytes in order, with up to `depth` reads in flight."""
-    todo = iter(paths)
+def ordered_map(fn: Callable[[Any], Any], items: Iterable[Any], depth: int = READ_AHEAD) -> Iterator[Any]:
+    """fn(item) for each item, in order, with up to `depth` calls running at once in threads (for
+    I/O: object-store reads are bound by latency, and hashing and decoding release the GIL)."""
+    todo = iter(items)
     with ThreadPoolExecutor(max_workers=depth) as pool:
-        pending: deque = deque(pool.submit(store.read_bytes, rel) for _, rel in zip(range(depth), todo))
+        pending: deque = deque(pool.submit(fn, item) for _, item in zip(range(depth), todo))
         while pending:
-            data = pending.popleft().result()
+            result = pending.popleft().result()
             nxt = next(todo, None)
             if nxt is not None:
-                pending.append(pool.submit(store.read_bytes, nxt))
-            yield data
+                pending.append(pool.submit(fn, nxt))
+            yield result
+
+
+def read_ahead(store: OutputStore, paths: Iterable[str], depth: int = READ_AHEAD) -> Iterator[bytes]:
+    """The files' bytes in order, with up to `depth` reads in flight."""
+    return ordered_map(store.read_bytes, paths, depth)
 
 
 def load_shard(data_or_path: bytes | str, where: str) -> np.ndarray:
