@@ -37,7 +37,7 @@ from pydantic import Field
 from ..ids import hash_hex, rng_for
 from ..images import IMAGE_EXTENSIONS
 from ..stages import Source
-from ..storage import filesystem, full_path, join, list_files, read_bytes
+from ..storage import filesystem, full_path, in_units, join, list_files, read_bytes
 from ..types import Item, Reject, WorkUnit
 from .frame_folder import video_folders
 from .image_folder import read_image_file
@@ -145,7 +145,7 @@ class VipsegVideoSource(_AnnotatedVideoSource):
             pairs = [(n, mask_of.get(posixpath.splitext(posixpath.join(folder, n))[0])) for n in names]
             pairs = [(n, m) for n, m in pairs if m is not None]
             videos.append({"video": folder, "frames": [n for n, _ in pairs], "masks": [m for _, m in pairs]})
-        return [{"root": root, "videos": videos[i : i + p.unit_size]} for i in range(0, len(videos), p.unit_size)]
+        return [{"root": root, "videos": part} for part in in_units(videos, p.unit_size)]
 
     def read(self, unit: WorkUnit) -> Iterator[Item | Reject]:
         p = self.params
@@ -256,7 +256,7 @@ class JhmdbVideoSource(_AnnotatedVideoSource):
             {"video": v, "frames": folders.get(v, []), "joints": joints.get(v)}
             for v in sorted(set(folders) | set(joints))
         ]
-        return [{"root": root, "videos": videos[i : i + p.unit_size]} for i in range(0, len(videos), p.unit_size)]
+        return [{"root": root, "videos": part} for part in in_units(videos, p.unit_size)]
 
     def read(self, unit: WorkUnit) -> Iterator[Item | Reject]:
         p = self.params

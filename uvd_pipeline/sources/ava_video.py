@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from ..storage import full_path, join, list_files, read_bytes
+from ..storage import full_path, in_units, join, list_files, read_bytes
 from ..types import Image, Item, Reject, WorkUnit
 from .annotated_video import AnnotatedClipParams, _AnnotatedVideoSource, clip_meta
 from .video import VIDEO_EXTENSIONS, _cv2, decode_frames, file_id, frame_id, local_copy
@@ -99,8 +99,8 @@ class AvaVideoSource(_AnnotatedVideoSource):
             ]
             videos.append({"video": vid, "file": by_stem.get(vid), "keyframes": keyframes})
         units = [
-            {"root": full_path(fs, inner), "videos": videos[i : i + p.unit_size], "bad_rows": []}
-            for i in range(0, len(videos), p.unit_size)
+            {"root": full_path(fs, inner), "videos": part, "bad_rows": []}
+            for part in in_units(videos, p.unit_size)
         ]
         if bad:
             units.append({"root": full_path(fs, inner), "videos": [], "bad_rows": bad})

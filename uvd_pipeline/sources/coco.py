@@ -35,7 +35,7 @@ from ..errors import BadInput
 from ..renderers.coco_masks import check_segmentation
 from ..renderers.palette import PALETTE_SIZE
 from ..stages import Source
-from ..storage import filesystem, full_path, join, read_bytes
+from ..storage import filesystem, full_path, in_units, join, read_bytes
 from ..types import Item, Reject, WorkUnit
 from .image_folder import read_image_file
 
@@ -173,8 +173,8 @@ class CocoSource(Source):
         categories = {str(k): v for k, v in sorted(got.categories.items())}
         entries = [{"image": got.images[i], "annotations": by_image.get(i, [])} for i in listed]
         step = p.images_per_unit
-        units = [{"root": root, "kind": p.kind, "categories": categories, "images": entries[s : s + step], "problems": []}
-                 for s in range(0, len(entries), step)]
+        units = [{"root": root, "kind": p.kind, "categories": categories, "images": part, "problems": []}
+                 for part in in_units(entries, step)]
         if got.problems:
             if not units:
                 units.append({"root": root, "kind": p.kind, "categories": categories, "images": [], "problems": []})
@@ -349,7 +349,7 @@ class CocoPanopticSource(Source):
         mfs, minner = filesystem(p.masks)
         base = {"root": full_path(ifs, iinner), "masks": full_path(mfs, minner), "categories": categories}
         step = p.images_per_unit
-        units = [{**base, "images": entries[s : s + step], "problems": []} for s in range(0, len(entries), step)]
+        units = [{**base, "images": part, "problems": []} for part in in_units(entries, step)]
         if problems:
             units = units or [{**base, "images": [], "problems": []}]
             units[0]["problems"] = problems

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..images import IMAGE_EXTENSIONS
 from ..stages import Source
-from ..storage import full_path, join, list_files
+from ..storage import full_path, in_units, join, list_files
 from ..types import Item, Reject, WorkUnit
 from .image_folder import read_image_file
 
@@ -74,7 +74,7 @@ class DenseMapsSource(Source):
             entries.append({"image": rel, "maps": maps})
         root = full_path(fs, inner)
         step = p.unit_size
-        return [{"root": root, "map_roots": map_roots, "files": entries[i : i + step]} for i in range(0, len(entries), step)]
+        return [{"root": root, "map_roots": map_roots, "files": part} for part in in_units(entries, step)]
 
     def count_records(self, payload: dict[str, Any]) -> int:
         return len(payload["files"])

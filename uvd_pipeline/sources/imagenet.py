@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..stages import Source
-from ..storage import full_path, join, list_files
+from ..storage import full_path, in_units, join, list_files
 from ..types import Item, Reject, WorkUnit
 from .image_folder import read_image_file
 
@@ -59,7 +59,7 @@ class ImageNetSource(Source):
             for i, c in enumerate(classes)
         ]
         step = p.classes_per_unit
-        return [{"root": root, "classes": entries[i : i + step]} for i in range(0, len(entries), step)]
+        return [{"root": root, "classes": part} for part in in_units(entries, step)]
 
     def count_records(self, payload: dict[str, Any]) -> int:
         return sum(len(c["files"]) for c in payload["classes"])
