@@ -5,26 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from uvd_pipeline.sequencers.orbit import OrbitSequencer
+from uvd_pipeline.sequencers.orbit import example_views as views  # orbit views as a mesh source tags them
 from uvd_pipeline.types import Image, Item, Reject, VisualSequence
-
-
-def views(obj: str, start: int, n: int = 16, per_orbit: int = 24) -> list[Item]:
-    out = []
-    for j in range(n):
-        view = (start + j) % per_orbit
-        meta = {
-            "object": obj,
-            "mesh_id": f"m-{obj}",
-            "view": view,
-            "order": j,
-            "azimuth_deg": view * 360.0 / per_orbit,
-            "elevation_deg": 12.5,
-            "radius": 1.9,
-            "views_per_orbit": per_orbit,
-            "sequence_length": n,
-        }
-        out.append(Item(f"{obj}.glb", Image(f"{obj}:{view}", np.full((256, 256, 3), view, np.uint8)), meta))
-    return out
 
 
 def build(items):
