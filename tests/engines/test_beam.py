@@ -87,6 +87,21 @@ def test_a_failing_unit_is_reported_and_left_uncommitted(samples, tmp_path):
     assert verify_dataset(str(tmp_path)) == []
 
 
+def test_per_unit_layout_matches_local_and_leaves_a_failing_unit_uncommitted(samples, tmp_path, local_digest):
+    """layout=per_unit: one step builds, tokenizes and commits each unit (no GroupByKey)."""
+    recipe = parse_recipe(single_image_recipe(samples))
+    units = plan_units(recipe)
+    bad = WorkUnit("web_images-999999", "web_images", 999999, {"root": str(samples / "images")})  # no "files"
+    store = OutputStore(str(tmp_path))
+    prepare_output(store)
+    with RunProgress(len(units) + 1, quiet=True) as progress:
+        failures = run_beam(recipe, store, [*units, bad], progress, workers=2, pipeline_options=["layout=per_unit"])
+    assert [unit for unit, _ in failures] == [bad.id] and "KeyError" in failures[0][1]
+    assert sorted(p.name for p in (tmp_path / "ledger").iterdir()) == sorted(f"{u.id}.json" for u in units)
+    assert dataset_digest(open_dataset(str(tmp_path))) == local_digest
+    assert verify_dataset(str(tmp_path)) == []
+
+
 def test_bad_options_fail_before_running(recipe, tmp_path):
     store = OutputStore(str(tmp_path))
     units = plan_units(recipe)[:1]
@@ -95,6 +110,8 @@ def test_bad_options_fail_before_running(recipe, tmp_path):
             run_beam(recipe, store, units, progress, pipeline_options=["tokenizer_resource_hint=accelerator"])
         with pytest.raises(UvdError, match="build_resource_hint"):
             run_beam(recipe, store, units, progress, pipeline_options=["build_resource_hint=gpu"])
+        with pytest.raises(UvdError, match="--layout 'fused'"):
+            run_beam(recipe, store, units, progress, pipeline_options=["layout=fused"])
         with pytest.raises(UvdError, match="Ray cluster"):
             run_beam(recipe, store, units, progress, address="127.0.0.1:6379")
     assert not (tmp_path / "ledger").exists()

@@ -11,6 +11,11 @@ when every sequence its header announces came back from the tokenizer, through t
 uncommitted and is reported); a lost worker makes the runner retry its bundle, and a commit
 written twice writes the same bytes.
 
+With `--beam-option layout=per_unit` one step does all three for a unit (Create -> Reshuffle ->
+ParDo(ProcessUnit)): no GroupByKey, so each unit commits as soon as it is done instead of when the
+pipeline's tokenizing is over, at the cost of one resource shape for the whole step (the build and
+tokenizer hints are merged onto it) and tokenizer batches of one unit's images.
+
 Locally the pipeline runs on Beam's Python FnApiRunner, chosen explicitly: the DirectRunner
 would first try Prism, whose binary cannot be downloaded everywhere. Any other runner (Flink,
 Spark, Dataflow) takes Beam pipeline options; `--tokenizer_resource_hint` puts a resource hint
@@ -49,8 +54,9 @@ log = logging.getLogger("uvd_pipeline.beam")
 FAILED = "failed"
 HEADER = "header"
 TOKENS = "tokens"
+LAYOUTS = ("staged", "per_unit")
 
-__all__ = ["run_beam", "build_pipeline", "pipeline_args", "UvdBeamOptions"]
+__all__ = ["run_beam", "build_pipeline", "pipeline_args", "UvdBeamOptions", "LAYOUTS"]
 
 
 class BuildUnit(beam.DoFn):
@@ -178,6 +184,52 @@ class CommitUnit(beam.DoFn):
         yield unit_id
 
 
+class ProcessUnit(BuildUnit):
+    """Build, tokenize and commit one unit in one step (`layout=per_unit`): the builder as in
+    BuildUnit, the tokenizer shared by the worker's threads as in Tokenize."""
+
+    def __init__(self, recipe: dict[str, Any], out_url: str, device: str | None) -> None:
+        super().__init__(recipe)
+        self.out_url = out_url
+        self.tokenize = Tokenize(recipe["tokenizer"], device)
+
+    def setup(self) -> None:
+        super().setup()
+        self.tokenize.setup()
+        self.recipe_model = Recipe.model_validate(self.recipe)
+        self.store = OutputStore(self.out_url)
+
+    def process(self, row: dict[str, Any]) -> Iterator[Any]:
+        from ..pipeline.tokenize import tokenize_with
+        from .unit import commit_built
+
+        unit = WorkUnit.from_row(row)
+        try:
+            built = self.thread.submit(self.builder.build, unit).result()
+            tokens = tokenize_with(self.tokenize.stage.encode, built.sequences)
+            commit_built(self.store, self.recipe_model, built, tokens)
+        except Exception as exc:  # one bad unit must not stop the others; it stays uncommitted
+            log.error("unit %s failed: %s", unit.id, error_text(exc))
+            yield beam.pvalue.TaggedOutput(FAILED, (unit.id, error_text(exc)))
+            return
+        yield unit.id
+
+
+def build_per_unit(pipeline, recipe: Recipe, store: OutputStore, units: list[WorkUnit], options: UvdBeamOptions):
+    """`layout=per_unit`: one step per unit, committed as soon as it is done."""
+    step = beam.ParDo(ProcessUnit(recipe.model_dump(mode="json"), store.url, options.tokenizer_device))
+    hints = {**parse_hints(options.build_resource_hint, "build_resource_hint"), **parse_hints(options.tokenizer_resource_hint)}
+    if hints:
+        step = step.with_resource_hints(**hints)
+    done = (
+        pipeline
+        | "Units" >> beam.Create([u.to_row() for u in units])
+        | "Spread" >> beam.Reshuffle()
+        | "Process" >> step.with_outputs(FAILED, main="committed")
+    )
+    return done.committed, [done[FAILED]]
+
+
 def build_pipeline(
     pipeline,
     recipe: Recipe,
@@ -186,9 +238,23 @@ def build_pipeline(
     options: UvdBeamOptions,
     failures_prefix: str | None,
 ):
-    """Add the uvd transforms to `pipeline`; returns the PCollection of committed unit ids.
-    Failed units are logged by the step that failed them, and written as JSON lines under
-    `failures_prefix` when given (a place the driver can read back)."""
+    """Add the uvd transforms to `pipeline` in the chosen layout; returns the PCollection of
+    committed unit ids. Failed units are logged by the step that failed them, and written as JSON
+    lines under `failures_prefix` when given (a place the driver can read back)."""
+    layout = build_per_unit if options.layout == "per_unit" else build_staged
+    committed, failed = layout(pipeline, recipe, store, units, options)
+    if failures_prefix:
+        (
+            tuple(failed)
+            | "Failures" >> beam.Flatten()
+            | "AsJson" >> beam.Map(lambda f: json.dumps({"unit": f[0], "error": f[1]}))
+            | "WriteFailures" >> beam.io.WriteToText(failures_prefix, shard_name_template="-SSSSS-of-NNNNN")
+        )
+    return committed
+
+
+def build_staged(pipeline, recipe: Recipe, store: OutputStore, units: list[WorkUnit], options: UvdBeamOptions):
+    """The default layout: build, batched tokenizer and commit as separate steps (module docstring)."""
     recipe_dict = recipe.model_dump(mode="json")
     batch_images = options.tokenizer_batch_images or 4 * recipe.tokenizer.batch_size
     built = (
@@ -215,14 +281,7 @@ def build_pipeline(
         | "ByUnit" >> beam.GroupByKey()
         | "Commit" >> beam.ParDo(CommitUnit(recipe_dict, store.url)).with_outputs(FAILED, main="committed")
     )
-    if failures_prefix:
-        (
-            (built[FAILED], tokenized[FAILED], committed[FAILED])
-            | "Failures" >> beam.Flatten()
-            | "AsJson" >> beam.Map(lambda f: json.dumps({"unit": f[0], "error": f[1]}))
-            | "WriteFailures" >> beam.io.WriteToText(failures_prefix, shard_name_template="-SSSSS-of-NNNNN")
-        )
-    return committed.committed
+    return committed.committed, [built[FAILED], tokenized[FAILED], committed[FAILED]]
 
 
 def with_hints(transform: Any, hints: list[str], option: str) -> Any:
@@ -257,6 +316,8 @@ def run_beam(
         options = pipeline.options.view_as(UvdBeamOptions)
         parse_hints(options.tokenizer_resource_hint)  # bad hints fail before anything runs
         parse_hints(options.build_resource_hint, "build_resource_hint")
+        if options.layout not in LAYOUTS:
+            raise UvdError(f"--layout {options.layout!r}: expected one of {', '.join(LAYOUTS)}")
         if not local and not options.build_resource_hint:
             from ..pipeline.plan import gpu_stages
 

@@ -68,6 +68,10 @@ class UvdBeamOptions(PipelineOptions):
                             help="images per tokenizer call (default: 4 x the recipe's tokenizer.batch_size)")
         parser.add_argument("--tokenizer_device", default="",
                             help="override the recipe's tokenizer.device (auto | cpu | cuda)")
+        parser.add_argument("--layout", default="staged",
+                            help="staged (default): build, batched tokenizer and commit as separate steps, units "
+                                 "commit when the pipeline's tokenizing is done; per_unit: one step builds, "
+                                 "tokenizes and commits each unit, so units commit as they finish")
         parser.add_argument("--units_per_pipeline", type=int, default=0,
                             help="run the units in successive pipelines of N (0: one pipeline). In batch "
                                  "mode a GroupByKey waits for all its input, so units commit at the end of "
