@@ -11,11 +11,14 @@ from importlib.metadata import distribution
 import pytest
 
 from uvd_pipeline.estimators.mmpose import MMPOSE_MISSING, mmpose_available
+from uvd_pipeline.estimators.onnx_map import ONNX_MISSING, onnxruntime_available
 from uvd_pipeline.testing import conformance, find_plugin
 from uvd_pipeline.testing.report import PASS, SKIP
 
 #: Transforms take any 256x256 picture, and the suite's generic inputs are such pictures.
 GENERIC_INPUTS_SUFFICE = {("transform", name) for name in ("colorization", "inpainting", "denoise", "low_light")}
+#: Built-ins whose extra may be missing: (is it installed, the skip reason their example gives).
+OPTIONAL = {"mmpose_pose": (mmpose_available, MMPOSE_MISSING), "onnx_map": (onnxruntime_available, ONNX_MISSING)}
 #: Checks that do not apply to a kind, and say so by skipping.
 NOT_APPLICABLE = {("source", "inputs kept")}
 
@@ -38,8 +41,8 @@ def test_the_builtins_come_from_every_group():
 
 @pytest.mark.parametrize(("kind", "name"), BUILTINS, ids=[f"{k}-{n}" for k, n in BUILTINS])
 def test_a_builtin_passes_every_check_on_its_own_example(kind, name, tmp_path):
-    if name == "mmpose_pose" and not mmpose_available():
-        pytest.skip(MMPOSE_MISSING)
+    if name in OPTIONAL and not OPTIONAL[name][0]():
+        pytest.skip(OPTIONAL[name][1])
     found_kind, cls = find_plugin(name, kind)
     report = conformance(found_kind, cls, tmp_dir=tmp_path, fresh_process=False)
     assert report.passed, report.format()

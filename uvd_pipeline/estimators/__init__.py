@@ -6,7 +6,9 @@ per worker, in `setup`), `predict` (pixels -> prediction) and `draw` (prediction
 the item's size). `needs_gpu` tells engines to place it on a GPU worker. Built in:
 
 - `canny_edges`: OpenCV Canny, CPU, no weights (extra `video` or `edges` for OpenCV);
-- `mmpose_pose`: MMPose top-down keypoints drawn as OpenPose skeletons (extra `pose`, docs/POSE.md).
+- `mmpose_pose`: MMPose top-down keypoints drawn as OpenPose skeletons (extra `pose`, docs/POSE.md);
+- `onnx_map`: any depth / normals / edges / segmentation network the user exports to ONNX, drawn as
+  the dense-map renderers draw annotated maps (extra `onnx`).
 """
 
 from .base import Estimator, EstimatorParams, resolve_device
