@@ -153,7 +153,10 @@ def test_missing_recipe_is_a_json_error_line_with_exit_2(tmp_path):
 def test_ctrl_c_exits_130_and_the_rerun_resumes(recipe_path, tmp_path):
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "uvd_pipeline", "-q", "run", str(recipe_path), "--out", str(out), "--engine", "local"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # A shell that starts jobs in the background (`cmd &`, nohup) leaves SIGINT ignored, and an
+    # ignored SIGINT stays ignored in children; give the run the disposition a terminal gives it.
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None and not _committed(out):
         time.sleep(0.05)
