@@ -62,7 +62,7 @@ def _pairs(ds: Dataset, rows: list[dict[str, Any]], notes: list[str]) -> list[tu
         if r["n_images"] % 2:
             notes.append(f"sequence {r['sequence_id']} ({r['task']}) has {r['n_images']} images, not pairs; skipped")
             continue
-        blocks = _blocks(np.asarray(ds.tokens(r["sequence_id"])))
+        blocks = _blocks(np.asarray(ds.tokens(r["sequence_id"], r["unit"])))
         ids = r["image_ids"]
         for k in range(0, len(blocks), 2):
             out.append((r["sequence_id"], (ids[k], ids[k + 1]), (blocks[k], blocks[k + 1])))
@@ -100,7 +100,7 @@ def video_prompts(ds: Dataset, rows: list[dict[str, Any]], frames: int, notes: l
         if r["n_images"] < frames + 1:
             notes.append(f"video sequence {r['sequence_id']} has {r['n_images']} frames, fewer than {frames + 1}; skipped")
             continue
-        blocks = _blocks(np.asarray(ds.tokens(r["sequence_id"])))
+        blocks = _blocks(np.asarray(ds.tokens(r["sequence_id"], r["unit"])))
         prompts.append({
             "prompt_id": f"video-{len(prompts):05d}",
             "task": "video",
@@ -119,7 +119,7 @@ def build_eval_prompts(root: str, out: str, pairs: int = 5, frames: int = 7, see
     if pairs < 1 or frames < 1:
         raise ValueError("pairs and frames must be >= 1")
     ds = Dataset(root)
-    cols = ["sequence_id", "category", "task", "split", "n_images", "image_ids"]
+    cols = ["sequence_id", "unit", "category", "task", "split", "n_images", "image_ids"]
     test = [r for m in ds.iter_tables("manifest") for r in m.select(cols).to_pylist() if r["split"] == "test"]
     test.sort(key=lambda r: r["sequence_id"])
     summary = PromptSummary(out)

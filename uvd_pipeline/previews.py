@@ -163,12 +163,12 @@ def preview_sequence(out_dir: str, sequence_id: str, out_png: str, tokenizer: An
     """Decode one sequence's tokens into a contact sheet at `out_png`. Where the build kept the
     raw sequence, the raw sheet is drawn above the decoded one and the PSNR is returned."""
     ds = Dataset(out_dir)
-    tokens = ds.tokens(sequence_id)
+    raw = next((e for e in preview_index(ds) if e["sequence_id"] == sequence_id), None)
+    tokens = ds.tokens(sequence_id, raw["unit"] if raw else None)  # a kept sample names its unit
     tokenizer = tokenizer or load_dataset_tokenizer(ds)
     decoded = decode_tokens(tokenizer, tokens)
     result: dict[str, Any] = {"sequence_id": sequence_id, "images": len(decoded), "psnr": None}
     sheet = contact_sheet(decoded)
-    raw = next((e for e in preview_index(ds) if e["sequence_id"] == sequence_id), None)
     if raw is not None:
         raw_px = raw_images(ds, raw)
         result["psnr"] = psnr(raw_px, decoded)
@@ -190,6 +190,6 @@ def preview_psnr(ds: Dataset, tokenizer: Any = None) -> dict[str, dict[str, floa
     tokenizer = tokenizer or load_dataset_tokenizer(ds)
     per_task: dict[str, list[float]] = {}
     for e in entries:
-        decoded = decode_tokens(tokenizer, ds.tokens(e["sequence_id"]))
+        decoded = decode_tokens(tokenizer, ds.tokens(e["sequence_id"], e.get("unit")))
         per_task.setdefault(e["task"], []).append(psnr(raw_images(ds, e), decoded))
     return {t: {"sequences": len(v), "psnr_db": float(np.mean(v))} for t, v in sorted(per_task.items())}

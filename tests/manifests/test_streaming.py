@@ -62,7 +62,13 @@ def test_iter_units_walks_every_unit_in_unit_order_with_its_own_tokens(tmp_path)
     for entry, manifest, tokens in walked:
         assert isinstance(manifest, pa.Table) and tokens.size == entry["counts"]["tokens"] == 3 * 256
         for row in manifest.to_pylist():
-            assert np.array_equal(tokens[row["offset"] : row["offset"] + row["n_tokens"]], ds.tokens(row["sequence_id"]))
+            want = tokens[row["offset"] : row["offset"] + row["n_tokens"]]
+            assert np.array_equal(ds.tokens(row["sequence_id"]), want)  # found by scanning
+            assert np.array_equal(ds.tokens(row["sequence_id"], row["unit"]), want)  # one manifest read
+    with pytest.raises(KeyError, match="seq0010.*in unit u-000001"):
+        ds.tokens("seq0010", "u-000001")  # it lives in u-000000
+    found = ds.tokens_of(["seq0010", "seq0022", "nope"])
+    assert sorted(found) == ["seq0010", "seq0022"]
 
 
 def test_a_corrupt_manifest_names_its_file_and_unit(tmp_path):
@@ -95,7 +101,6 @@ def test_readers_of_a_finished_dataset_never_load_the_whole_manifest(tmp_path_fa
             raise AssertionError("loaded the whole manifest")
 
     monkeypatch.setattr(Dataset, "manifest", Refuse())
-    monkeypatch.setattr(Dataset, "_index", Refuse())
 
     assert dataset_digest(Dataset(out)) == want_digest
     report = build_report(out, targets="uvdv1")

@@ -180,7 +180,7 @@ def contact_sheets(ds: Dataset, tokenizer: Any = None) -> str:
             caption = f"{html.escape(e['source'])} · {e['split']} · {e['n_images']} images · <code>{e['sequence_id']}</code>"
             imgs = f'<img alt="raw {e["sequence_id"]}" src="{_b64(_sheet_jpeg(raw), "image/jpeg")}">'
             if tokenizer is not None:
-                decoded = decode_tokens(tokenizer, ds.tokens(e["sequence_id"]))
+                decoded = decode_tokens(tokenizer, ds.tokens(e["sequence_id"], e.get("unit")))
                 caption += f" · decoded PSNR {psnr(raw, decoded):.2f} dB"
                 imgs += f'<img alt="decoded {e["sequence_id"]}" src="{_b64(_sheet_jpeg(decoded), "image/jpeg")}">'
             parts.append(f'<div class="sheet"><div>{caption}</div>{imgs}</div>')

@@ -96,16 +96,6 @@ class Dataset:
         tables = list(self.iter_tables("rejects"))
         return pa.concat_tables(tables) if tables else REJECTS_SCHEMA.empty_table()
 
-    @cached_property
-    def _index(self) -> dict[str, tuple[str, int, int]]:
-        m = self.manifest
-        return {
-            sid: (shard, off, n)
-            for sid, shard, off, n in zip(
-                m["sequence_id"].to_pylist(), m["shard"].to_pylist(), m["offset"].to_pylist(), m["n_tokens"].to_pylist()
-            )
-        }
-
     def shard(self, rel: str) -> np.ndarray:
         """A token shard as a uint16 array: memory-mapped on local disks, read whole elsewhere. The
         last SHARD_CACHE shards stay open."""
@@ -139,12 +129,33 @@ class Dataset:
             data = self.store.local_path(rel) if shards is None else next(shards)
             yield entry, manifest, load_shard(data, self.store.path(rel))
 
-    def tokens(self, sequence_id: str) -> np.ndarray:
-        try:
-            shard, off, n = self._index[sequence_id]
-        except KeyError:
-            raise KeyError(f"no sequence {sequence_id!r} in {self.store.url}") from None
-        return self.shard(shard)[off : off + n]
+    def tokens(self, sequence_id: str, unit: str | None = None) -> np.ndarray:
+        """One sequence's tokens. With its `unit` (manifest rows and preview entries carry it) only
+        that unit's manifest is read; without, the units are scanned until it turns up."""
+        found = self.tokens_of([sequence_id], None if unit is None else [unit])
+        if sequence_id not in found:
+            where = f" in unit {unit}" if unit is not None else ""
+            raise KeyError(f"no sequence {sequence_id!r}{where} in {self.store.url}")
+        return found[sequence_id]
+
+    def tokens_of(self, sequence_ids: Iterable[str], units: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+        """The tokens of the sequences asked for, found in one pass over the manifests (of `units`
+        only, when given) that stops once all are found: memory for one unit and the answers."""
+        wanted = set(sequence_ids)
+        entries = self.ledger
+        if units is not None:
+            keep = set(units)
+            entries = [e for e in entries if e["unit"] in keep]
+        found: dict[str, np.ndarray] = {}
+        for entry, manifest in zip(entries, self.iter_tables("manifest", entries)):
+            cols = manifest.select(["sequence_id", "offset", "n_tokens"]).to_pydict()
+            hits = [(sid, off, n) for sid, off, n in zip(cols["sequence_id"], cols["offset"], cols["n_tokens"]) if sid in wanted]
+            if hits:
+                shard = self.shard(entry["files"]["shard"]["path"])
+                found.update((sid, shard[off : off + n]) for sid, off, n in hits)
+            if len(found) == len(wanted):
+                break
+        return found
 
     def iter_sequences(self) -> Iterator[tuple[dict[str, Any], np.ndarray]]:
         """(manifest row, tokens) for every committed sequence, unit by unit (bounded memory)."""
