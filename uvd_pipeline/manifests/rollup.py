@@ -68,6 +68,15 @@ def write_rollups(store: OutputStore, ledger: list[dict[str, Any]]) -> dict[str,
     return out
 
 
+def read_rollup(store: OutputStore, kind: str, columns: list[str]) -> Iterator[pa.Table]:
+    """`columns` of a roll-up, one chunk file at a time (up to UNITS_PER_CHUNK units' rows): the
+    cheap way to aggregate over every committed unit right after `write_rollups`."""
+    folder = f"{ROLLUP_DIR}/{kind}"
+    for name in store.list(folder, ".parquet"):
+        with store.fs.open(store.path(f"{folder}/{name}"), "rb") as f:
+            yield pq.read_table(f, columns=columns)
+
+
 def _signature(kind: str, entries: list[dict[str, Any]]) -> bytes:
     body = json.dumps([[e["unit"], e["files"][kind]["sha256"]] for e in entries])
     return hashlib.sha256(body.encode()).hexdigest().encode()
