@@ -113,8 +113,8 @@ def build_report(
     name, shares, recipe_tol = resolve_targets(targets, recipe)
     tol = tolerance if tolerance is not None else (recipe_tol if recipe_tol is not None else DEFAULT_TOLERANCE)
 
-    leaked = split_leaks(ds)
-    counts, lengths, reject_rows = _tally(ds)
+    counts, lengths, reject_rows, test_ids = _tally(ds)
+    leaked = split_leaks(ds, test_ids)
     groups: dict[str, dict[str, AuditRow]] = {g: {} for g in GROUPS}
     if shares:
         for cat in shares:
@@ -163,52 +163,65 @@ def build_report(
     return report
 
 
-def _tally(ds: Dataset) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    """Sequence counts per (category, source, task, split), lengths per (task, n_images) and rejected
-    records per (source, reason), summed unit by unit (memory for one unit at any dataset size; a
-    record belongs to one unit, so distinct records per unit add up)."""
+def _tally(ds: Dataset) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], Any]:
+    """In one pass over the units' manifests (and one over their rejects), summed unit by unit:
+    sequence counts per (category, source, task, split), lengths per (task, n_images), rejected
+    records per (source, reason) (a record belongs to one unit, so distinct records per unit add
+    up), and the test split's image ids (for split_leaks). Memory for one unit plus the sums."""
     counts: dict[tuple, dict[str, Any]] = {}
     lengths: dict[tuple, dict[str, Any]] = {}
+    test_ids = []
     for m in ds.iter_tables("manifest"):
         if not m.num_rows:
             continue
-        for c in m.group_by(["category", "source", "task", "split"]).aggregate(
-            [("n_images", "count"), ("n_images", "sum"), ("n_tokens", "sum")]
-        ).to_pylist():
-            acc = counts.setdefault((c["category"], c["source"], c["task"], c["split"]),
-                                    {**c, "n_images_count": 0, "n_images_sum": 0, "n_tokens_sum": 0})
-            for k in ("n_images_count", "n_images_sum", "n_tokens_sum"):
-                acc[k] += c[k]
-        for c in m.group_by(["task", "n_images"]).aggregate([("n_tokens", "count")]).to_pylist():
-            lengths.setdefault((c["task"], c["n_images"]), {**c, "n_tokens_count": 0})["n_tokens_count"] += c["n_tokens_count"]
+        _sum_into(counts, m, ["category", "source", "task", "split"],
+                  [("n_images", "count"), ("n_images", "sum"), ("n_tokens", "sum")])
+        _sum_into(lengths, m, ["task", "n_images"], [("n_tokens", "count")])
+        test_ids.append(_image_ids(m, "test"))
     rejected: dict[tuple, dict[str, Any]] = {}
     for r in ds.iter_tables("rejects"):
-        if not r.num_rows:
-            continue
-        for c in r.group_by(["source", "reason"]).aggregate([("record", "count_distinct")]).to_pylist():
-            rejected.setdefault((c["source"], c["reason"]), {**c, "record_count_distinct": 0})[
-                "record_count_distinct"
-            ] += c["record_count_distinct"]
-    return list(counts.values()), list(lengths.values()), list(rejected.values())
+        if r.num_rows:
+            _sum_into(rejected, r, ["source", "reason"], [("record", "count_distinct")])
+    return list(counts.values()), list(lengths.values()), list(rejected.values()), _distinct(test_ids)
 
 
-def split_leaks(ds: Dataset) -> list[str]:
-    """Image ids that appear in a test sequence and in a train sequence (sorted). Two passes over
-    the units: memory holds the test split's image ids (the small split), not the dataset's."""
+def _sum_into(acc: dict[tuple, dict[str, Any]], table: Any, keys: list[str], aggregates: list[tuple[str, str]]) -> None:
+    """Add one unit's group_by(keys).aggregate(aggregates) rows into `acc` (keyed by `keys`)."""
+    fields = [f"{column}_{fn}" for column, fn in aggregates]
+    for row in table.group_by(keys).aggregate(aggregates).to_pylist():
+        into = acc.setdefault(tuple(row[k] for k in keys), {**row, **dict.fromkeys(fields, 0)})
+        for f in fields:
+            into[f] += row[f]
+
+
+def _distinct(id_arrays: list[Any]) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    def ids_of(m: Any, split: str) -> Any:
-        m = m.filter(pc.equal(m["split"], split))
-        return pc.unique(pc.list_flatten(m["image_ids"])) if m.num_rows else pa.array([], pa.string())
+    return pc.unique(pa.chunked_array(id_arrays, pa.string())) if id_arrays else pa.array([], pa.string())
 
-    test_parts = [ids_of(m.select(["split", "image_ids"]), "test") for m in ds.iter_tables("manifest")]
-    test = pc.unique(pa.chunked_array(test_parts, pa.string())) if test_parts else pa.array([], pa.string())
+
+def _image_ids(manifest: Any, split: str) -> Any:
+    """The distinct image ids of one unit's sequences in `split`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    m = manifest.select(["split", "image_ids"]).filter(pc.equal(manifest["split"], split))
+    return pc.unique(pc.list_flatten(m["image_ids"])) if m.num_rows else pa.array([], pa.string())
+
+
+def split_leaks(ds: Dataset, test_ids: Any = None) -> list[str]:
+    """Image ids that appear in a test sequence and in a train sequence (sorted). Memory holds the
+    test split's image ids (the small split), not the dataset's; `test_ids` saves the pass that
+    collects them when the caller has them (build_report's tally)."""
+    import pyarrow.compute as pc
+
+    test = _distinct([_image_ids(m, "test") for m in ds.iter_tables("manifest")]) if test_ids is None else test_ids
     if len(test) == 0:
         return []
     leaked: set[str] = set()
     for m in ds.iter_tables("manifest"):
-        train = ids_of(m.select(["split", "image_ids"]), "train")
+        train = _image_ids(m, "train")
         leaked.update(pc.filter(train, pc.is_in(train, value_set=test)).to_pylist())
     return sorted(leaked)
 
