@@ -57,3 +57,19 @@ def test_repeat_counts_in_shares_and_rejects_are_grouped(tmp_path_factory):
     assert any("x2" in n for n in report.notes)
     with pytest.raises(ValueError, match="no `targets:`"):
         build_report(str(small_dataset(tmp_path_factory)), targets="recipe")
+
+
+def test_an_image_shared_by_a_test_and_a_train_sequence_in_different_units_is_a_leak(tmp_path):
+    from tests.manifests.test_format import token_seq, write_unit
+    from uvd_pipeline.audit.report import _tally, split_leaks
+    from uvd_pipeline.types import TokenSequence
+
+    held_out = token_seq(0, 2, 1)  # images img1-0, img1-1
+    held_out = TokenSequence(**{**held_out.__dict__, "split": "test"})
+    shares_one = token_seq(0, 2, 2)
+    shares_one = TokenSequence(**{**shares_one.__dict__, "image_ids": ["img2-0", "img1-1"]})
+    write_unit(tmp_path, "src-000000", [held_out])
+    write_unit(tmp_path, "src-000001", [shares_one, token_seq(1, 1, 3)])
+    ds = Dataset(str(tmp_path))
+    assert split_leaks(ds) == ["img1-1"]
+    assert split_leaks(ds, _tally(ds)[3]) == ["img1-1"]  # the ids build_report collects in its tally
