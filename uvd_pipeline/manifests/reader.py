@@ -87,6 +87,10 @@ class Dataset:
         return sorted(entries, key=lambda e: str(e.get("unit", "")))
 
     @cached_property
+    def _entries_by_unit(self) -> dict[str, dict[str, Any]]:
+        return {e["unit"]: e for e in self.ledger}
+
+    @cached_property
     def manifest(self) -> pa.Table:
         """The whole manifest in memory (demo-sized outputs; see iter_units for any size)."""
         tables = list(self.iter_tables("manifest"))
@@ -142,10 +146,8 @@ class Dataset:
         """The tokens of the sequences asked for, found in one pass over the manifests (of `units`
         only, when given) that stops once all are found: memory for one unit and the answers."""
         wanted = set(sequence_ids)
-        entries = self.ledger
-        if units is not None:
-            keep = set(units)
-            entries = [e for e in entries if e["unit"] in keep]
+        by_unit = self._entries_by_unit
+        entries = self.ledger if units is None else [by_unit[u] for u in dict.fromkeys(units) if u in by_unit]
         found: dict[str, np.ndarray] = {}
         for entry, manifest in zip(entries, self.iter_tables("manifest", entries)):
             cols = manifest.select(["sequence_id", "offset", "n_tokens"]).to_pydict()
