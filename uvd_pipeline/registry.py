@@ -53,6 +53,12 @@ def names(kind: str) -> list[str]:
     return sorted(_entry_points(kind))
 
 
+def target(kind: str, name: str) -> str:
+    """The "module:Class" an installed plugin's entry point names (nothing is imported)."""
+    eps = _entry_points(kind)
+    return eps[name].value if name in eps else ""
+
+
 def load(kind: str, name: str) -> type[Plugin]:
     """The plugin class registered as `name` in `kind`'s group."""
     eps = _entry_points(kind)

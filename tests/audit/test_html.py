@@ -14,7 +14,7 @@ from tests.audit.worlds import small_dataset
 from uvd_pipeline.audit.html import render_html, write_html
 from uvd_pipeline.audit.report import build_report
 from uvd_pipeline.manifests import Dataset
-from uvd_pipeline.previews import write_raw_previews
+from uvd_pipeline.exports.previews import write_raw_previews
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)")

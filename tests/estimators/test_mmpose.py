@@ -41,7 +41,7 @@ def test_without_mmpose_setup_says_how_to_install(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     """A tiny 17-keypoint top-down model with seeded random weights (the conformance example's)."""
-    from uvd_pipeline.samples.conformance import write_tiny_mmpose_model
+    from uvd_pipeline.testing.examples.models import write_tiny_mmpose_model
 
     return write_tiny_mmpose_model(tmp_path_factory.mktemp("mmpose"))
 

@@ -84,7 +84,7 @@ def test_readers_of_a_finished_dataset_never_load_the_whole_manifest(tmp_path_fa
     from uvd_pipeline.audit.report import build_report
     from uvd_pipeline.exports.lvm_jsonl import export_lvm_jsonl, read_lvm_jsonl
     from uvd_pipeline.exports.megatron import export_megatron, read_megatron
-    from uvd_pipeline.previews import choose_preview_rows
+    from uvd_pipeline.exports.previews import choose_preview_rows
 
     out = str(small_dataset(tmp_path_factory))
     ds = Dataset(out)

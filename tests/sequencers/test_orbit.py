@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from uvd_pipeline.sequencers.orbit import OrbitSequencer
-from uvd_pipeline.sequencers.orbit import example_views as views  # orbit views as a mesh source tags them
+from uvd_pipeline.testing.examples.inputs import example_views as views  # orbit views as a mesh source tags them
 from uvd_pipeline.types import Image, Item, Reject, VisualSequence
 
 

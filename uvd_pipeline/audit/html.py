@@ -153,7 +153,7 @@ def _group_table(report: AuditReport, g: str) -> str:
 def _sheet_jpeg(images: np.ndarray) -> bytes:
     from PIL import Image as PILImage
 
-    from ..previews import contact_sheet
+    from ..exports.previews import contact_sheet
 
     small = np.stack([np.asarray(PILImage.fromarray(im).resize((TILE, TILE), PILImage.BILINEAR)) for im in images])
     buf = io.BytesIO()
@@ -163,7 +163,7 @@ def _sheet_jpeg(images: np.ndarray) -> bytes:
 
 def contact_sheets(ds: Dataset, tokenizer: Any = None) -> str:
     """Per task, the kept raw sample (and, given a tokenizer, the decoded tokens beneath it)."""
-    from ..previews import decode_tokens, preview_index, psnr, raw_images
+    from ..exports.previews import decode_tokens, preview_index, psnr, raw_images
 
     entries = preview_index(ds)
     if not entries:

@@ -12,7 +12,7 @@ from typing import Any
 from ..pipeline.plan import plan_units
 from ..recipe import Recipe
 from ..types import CATEGORIES
-from .quota import UnitEstimate, assign_quotas, estimate_units
+from ..pipeline.quota import UnitEstimate, assign_quotas, estimate_units
 from .targets import ShareRow
 
 #: Images/s of the LVM VQGAN encoder on one GPU, used when `--gpu-images-per-s` is not given.

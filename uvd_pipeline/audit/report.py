@@ -104,7 +104,7 @@ def resolve_targets(choice: str | None, recipe: dict[str, Any]) -> tuple[str | N
 def build_report(
     root: str, targets: str | None = "auto", tolerance: float | None = None, dataset: Dataset | None = None
 ) -> AuditReport:
-    from ..previews import resolved_recipe
+    from ..exports.previews import resolved_recipe
 
     ds = dataset or Dataset(root)
     resolved = resolved_recipe(ds)

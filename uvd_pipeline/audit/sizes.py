@@ -5,7 +5,7 @@
 into one work unit, instead of listing the data. Units are laid out as `uvd run` would cut them
 (full units, then the remainder), each unit's sequences and images come from the sequencer's
 `predict()` hook or, for a sequencer without one, from the `per_sequence` rule declared here, and
-quotas and shares are then computed exactly as for a listed recipe (audit/quota.py).
+quotas and shares are then computed exactly as for a listed recipe (pipeline/quota.py).
 
 ```yaml
 sources:
@@ -33,7 +33,7 @@ from ..recipe import Recipe, SourceSpec
 from ..stages import Sequencer
 from ..types import MAX_IMAGES_PER_SEQUENCE, WorkUnit
 from .planner import DEFAULT_GPU_IMAGES_PER_S, Plan
-from .quota import UnitEstimate, assign_quotas
+from ..pipeline.quota import UnitEstimate, assign_quotas
 
 #: source params that say how many records one unit holds, in the order they are looked up
 UNIT_SIZE_PARAMS = ("unit_size", "images_per_unit")

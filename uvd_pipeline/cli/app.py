@@ -28,7 +28,7 @@ EXIT_INTERRUPTED = 130  # Ctrl-C / SIGINT: committed units are kept, rerun to re
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> None:
-    from ..logging_setup import event, get_logger, json_logs
+    from ..console.logs import event, get_logger, json_logs
 
     if json_logs():
         event(get_logger("cli"), "error", message, level=logging.ERROR, exit_code=code)
@@ -39,7 +39,7 @@ def fail(message: str, code: int = EXIT_USAGE) -> None:
 
 def warn(message: str, event_name: str = "warning", level: int = logging.WARNING, **fields: object) -> None:
     """A message for the operator on stderr: rich text, or a JSON log line under --log-format json."""
-    from ..logging_setup import event, get_logger, json_logs
+    from ..console.logs import event, get_logger, json_logs
 
     if json_logs():
         from rich.text import Text
@@ -59,7 +59,7 @@ def global_options(
     ),
 ) -> None:
     """Build UVDv1-style datasets of tokenized visual sequences."""
-    from ..logging_setup import configure_logging
+    from ..console.logs import configure_logging
 
     try:
         configure_logging(log_format, log_level, quiet=quiet, progress_every=progress_every)

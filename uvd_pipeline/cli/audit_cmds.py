@@ -31,7 +31,7 @@ def audit_cmd(
         fail(f"{directory}: {exc}")
     tokenizer = None
     if psnr:
-        from ..previews import load_dataset_tokenizer, preview_psnr
+        from ..exports.previews import load_dataset_tokenizer, preview_psnr
 
         tokenizer = load_dataset_tokenizer(ds)
         report.psnr = preview_psnr(ds, tokenizer)
@@ -70,7 +70,7 @@ def preview_cmd(
     per_task: int = typer.Option(4, min=1, help="with --sample: sequences kept per task"),
 ) -> None:
     """Decode SEQUENCE_ID's tokens with the dataset's tokenizer into a contact sheet (raw above decoded where the raw sample has it), or with --sample keep a raw sample of every task."""
-    from ..previews import preview_sequence, write_raw_previews
+    from ..exports.previews import preview_sequence, write_raw_previews
 
     if sample:
         entries = write_raw_previews(directory, per_task=per_task)

@@ -35,7 +35,7 @@ def run_cmd(
     from .app import fail
 
     if quiet:
-        from ..logging_setup import set_quiet
+        from ..console.logs import set_quiet
 
         set_quiet()
     r = load_recipe(recipe)
@@ -82,7 +82,7 @@ def print_run_summary(summary, title: str) -> None:
 def digest_cmd(directory: str = typer.Argument(..., help="output directory or URL")) -> None:
     """One hex digest of the dataset's content (sequence ids + tokens), independent of layout."""
     from ..manifests import dataset_digest, open_dataset
-    from ..walk_progress import WalkProgress
+    from ..console.walk_progress import WalkProgress
 
     with WalkProgress("digest") as progress:
         digest = dataset_digest(open_dataset(directory), on_unit=progress)
@@ -93,7 +93,7 @@ def digest_cmd(directory: str = typer.Argument(..., help="output directory or UR
 def verify_cmd(directory: str = typer.Argument(..., help="output directory or URL")) -> None:
     """Check every committed file against its checksum; exit 1 on any mismatch."""
     from ..manifests import open_dataset, verify_dataset
-    from ..walk_progress import WalkProgress
+    from ..console.walk_progress import WalkProgress
 
     with WalkProgress("verify") as progress:
         problems = verify_dataset(directory, on_unit=progress)

@@ -39,7 +39,7 @@ def export_cmd(
         from ..exports.shuffle import export_lvm_jsonl_shuffled
 
         run = partial(export_lvm_jsonl_shuffled, seed=seed, max_bucket_bytes=shuffle_memory_mb << 20, tmp_dir=tmp_dir)
-    from ..walk_progress import WalkProgress
+    from ..console.walk_progress import WalkProgress
 
     try:
         with WalkProgress("export") as progress:
@@ -61,7 +61,7 @@ def eval_prompts_cmd(
     seed: int = typer.Option(0, help="which pairs go together"),
 ) -> None:
     """Build the LVM paper's evaluation prompts from the held-out (test) split."""
-    from ..eval_prompts import build_eval_prompts
+    from ..exports.eval_prompts import build_eval_prompts
 
     summary = build_eval_prompts(directory, out, pairs=pairs, frames=frames, seed=seed)
     shown = ", ".join(f"{t} {n}" for t, n in summary.by_task.items()) or "none"

@@ -49,7 +49,7 @@ def plugins_new(
     directory: Optional[Path] = typer.Option(None, "--dir", "-d", help="where to write it (default ./uvd-plugin-NAME)"),
 ) -> None:
     """Write a ready-to-install plugin package: entry point, one method to fill in, README, passing test."""
-    from ..scaffold import PluginNames, new_plugin
+    from ..testing.scaffold import PluginNames, new_plugin
 
     written = new_plugin(name, kind, directory)
     names = PluginNames(name, kind)
@@ -68,7 +68,7 @@ def plugins_new(
 
 
 def _method(kind: str) -> str:
-    from ..scaffold import METHODS
+    from ..testing.scaffold import METHODS
 
     return METHODS[kind]
 

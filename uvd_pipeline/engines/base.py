@@ -12,7 +12,7 @@ import yaml
 
 from .. import CODE_VERSION, __version__
 from ..errors import RecipeError, UvdError
-from ..logging_setup import event, get_logger
+from ..console.logs import event, get_logger
 from ..manifests.reader import Dataset
 from ..manifests.rollup import read_rollup, write_rollups
 from ..manifests.schema import DATASET_FILE, PALETTE_FILE, FORMAT_VERSION, RECIPE_FILE

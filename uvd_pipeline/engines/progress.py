@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
 
-from ..logging_setup import event, get_logger, json_logs, state
+from ..console.logs import event, get_logger, json_logs, state
 
 STAGES = ("build", "tokenize", "commit")
 UNITS = {"build": "units", "tokenize": "images", "commit": "units"}

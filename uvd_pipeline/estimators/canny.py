@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..types import Image, Item
+from ..types import Item
 from .base import Estimator
 
 
@@ -55,14 +54,6 @@ class CannyEstimator(Estimator):
 
     Params = CannyParams
     needs_gpu: ClassVar[bool] = False
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        """Sample pictures at two sizes, and a flat grey image: no edge, so an all-black map."""
-        from ..testing.samples import sample_item
-
-        flat = Item("flat_grey.png", Image("flat_grey", np.full((40, 60, 3), 128, np.uint8)))
-        return {"items": [sample_item(0), sample_item(1, (120, 80)), flat]}
 
     def load(self, device: str) -> Any:
         return _cv2()

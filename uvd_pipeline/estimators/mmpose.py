@@ -9,7 +9,6 @@ on a CPU machine takes some care: docs/POSE.md has a recipe that works (extra `p
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -61,21 +60,6 @@ def person_boxes(meta: dict[str, Any], person_category_id: int) -> np.ndarray | 
 
 class MMPoseEstimator(Estimator):
     Params = MMPoseParams
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        """A tiny top-down model with seeded random weights (nothing is downloaded) on sample
-        COCO people, boxed by their annotations. Without mmpose there is nothing to run: the
-        example is skipped with the reason (uvd_pipeline.testing's Skip)."""
-        if not mmpose_available():
-            from ..testing.report import Skip
-
-            raise Skip(MMPOSE_MISSING)
-        from ..samples.conformance import coco_items, write_tiny_mmpose_model
-
-        config, checkpoint = write_tiny_mmpose_model(tmp_dir / "mmpose")
-        params = {"config": config, "checkpoint": checkpoint, "device": "cpu", "score_threshold": 0.0}
-        return {"params": params, "items": coco_items(tmp_dir, "keypoints")}
 
     def load(self, device: str) -> Any:
         try:

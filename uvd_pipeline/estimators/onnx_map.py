@@ -23,7 +23,6 @@ provider is installed, else on CPU. Extra `onnx` (onnxruntime; onnx to write tes
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -84,21 +83,6 @@ class OnnxMapEstimator(Estimator):
         super().__init__(**params)
         # class ids must not be blended when the view is brought to 256 x 256
         self.resample = "nearest" if self.params.output == "segmentation" else "default"
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        """A tiny depth model (depth = 1 + mean of the normalised channels) written with onnx's
-        helpers, on sample pictures. Without onnxruntime the example is skipped with the reason."""
-        if not onnxruntime_available():
-            from ..testing.report import Skip
-
-            raise Skip(ONNX_MISSING)
-        from ..samples.onnx_models import write_depth_model
-        from ..testing.samples import sample_item
-
-        model = write_depth_model(tmp_dir / "depth.onnx")
-        params = {"model": str(model), "output": "depth", "input_size": 32, "device": "cpu"}
-        return {"params": params, "items": [sample_item(0), sample_item(1, (120, 80))]}
 
     def load(self, device: str) -> Any:
         from ..storage import read_bytes

@@ -13,7 +13,7 @@ from .. import CODE_VERSION, registry
 from ..errors import BadInput
 from ..ids import derived_id, rng_for, seed_for, sequence_id, unit_fraction
 from ..images import set_pixel_limit, to_256
-from ..audit.quota import QUOTA_KEY
+from .quota import QUOTA_KEY
 from ..recipe import Recipe, SourceSpec
 from ..stages import Renderer, Sequencer, Source, Transform
 from ..types import Image, Item, Reject, VisualSequence, WorkUnit

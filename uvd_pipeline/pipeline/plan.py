@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import registry
 from ..errors import RecipeError, UvdError
-from ..audit.quota import apply_quotas
+from .quota import apply_quotas
 from ..recipe import Recipe
 from ..types import WorkUnit
 
@@ -14,7 +14,7 @@ def unit_id(source: str, index: int) -> str:
 
 
 def plan_units(recipe: Recipe, with_quotas: bool = True) -> list[WorkUnit]:
-    """Every source's units in recipe order; capped sources' units carry their quota (audit/quota.py)."""
+    """Every source's units in recipe order; capped sources' units carry their quota (pipeline/quota.py)."""
     units: list[WorkUnit] = []
     for n, spec in enumerate(recipe.sources):
         source = registry.create_source(spec.plugin, spec.params, recipe.seed)

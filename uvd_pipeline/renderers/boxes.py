@@ -8,7 +8,6 @@ line width grows with the image so that boxes are still about 2 pixels wide afte
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -81,16 +80,6 @@ class BoxesRenderer(Renderer):
     """`coco_boxes`: meta["annotations"][i] = {"bbox": [x, y, w, h], "category_id": int}."""
 
     Params = BoxesParams
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        """Sample COCO images as the `coco` source reads them (several categories, a crowd
-        region); bad_items: a box of negative width."""
-        from ..samples.conformance import coco_items, with_meta
-
-        items = coco_items(tmp_dir, "boxes")
-        bad = with_meta(items[0], annotations=[{"id": 1, "category_id": 3, "bbox": [10, 10, -5, 8]}])
-        return {"items": items, "bad_items": [bad]}
 
     def render(self, item: Item) -> np.ndarray | None:
         boxes = _boxes(item.meta, self.params.include_crowd)

@@ -16,8 +16,7 @@ pixels); a meta["maps"] that is not a dict of file URLs is "bad_maps".
 from __future__ import annotations
 
 import io
-from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -137,15 +136,6 @@ class DepthParams(MapParams):
 class _MapRenderer(Renderer):
     kind: ClassVar[str] = ""
     Params = MapParams
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        """Sample scenes as the `dense_maps` source reads them (every map kind); bad_items: an
-        image given the maps of another scene (of another size)."""
-        from ..samples.conformance import dense_items, with_meta
-
-        items = dense_items(tmp_dir)
-        return {"items": items, "bad_items": [with_meta(items[0], maps=items[1].meta["maps"])]}
 
     def render(self, item: Item) -> np.ndarray | None:
         key = self.params.map or self.kind

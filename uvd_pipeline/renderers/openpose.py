@@ -10,7 +10,6 @@ Pose estimators (estimators/mmpose.py) draw their predictions with the same `dra
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -137,17 +136,6 @@ class OpenPoseRenderer(Renderer):
     """`openpose`: meta["annotations"][i]["keypoints"] (COCO 17 x (x, y, v)) as an OpenPose skeleton."""
 
     Params = OpenPoseParams
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        """Sample people as the `coco` source reads their keypoints (some labelled but occluded,
-        v = 1); bad_items: a keypoint list one number short."""
-        from ..samples.conformance import coco_items, with_meta
-
-        items = coco_items(tmp_dir, "keypoints")
-        short = [10.0, 10.0, 2.0] * 16 + [1.0, 1.0]
-        bad = with_meta(items[0], annotations=[{"id": 1, "category_id": 1, "keypoints": short}])
-        return {"items": items, "bad_items": [bad]}
 
     def render(self, item: Item) -> np.ndarray | None:
         people = people_from_meta(item.meta)

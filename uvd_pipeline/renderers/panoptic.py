@@ -8,7 +8,6 @@ black (id 0). Resized with nearest-neighbour, like every label map.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -59,15 +58,6 @@ class CocoPanopticRenderer(Renderer):
     """`coco_panoptic`: meta["panoptic"] = {"file": PNG URL, "segments": [{"id", "category_id"}]}."""
 
     resample: ClassVar[str] = "nearest"
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        """Sample panoptic PNGs as the `coco_panoptic` source names them; bad_items: an image
-        given the PNG of another image (of another size)."""
-        from ..samples.conformance import panoptic_items, with_meta
-
-        items = panoptic_items(tmp_dir)
-        return {"items": items, "bad_items": [with_meta(items[0], panoptic=items[1].meta["panoptic"])]}
 
     def render(self, item: Item) -> np.ndarray | None:
         pan = item.meta.get("panoptic")

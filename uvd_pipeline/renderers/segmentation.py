@@ -7,8 +7,7 @@ colours stay exact and `palette.colours_to_ids` inverts it.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,16 +50,6 @@ class CocoSegmentationRenderer(Renderer):
 
     Params = CocoSegmentationParams
     resample: ClassVar[str] = "nearest"
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        """Sample COCO polygons and a crowd RLE as the `coco` source reads them; bad_items: a
-        polygon of 5 coordinates."""
-        from ..samples.conformance import coco_items, with_meta
-
-        items = coco_items(tmp_dir, "segmentation")
-        bad = with_meta(items[0], annotations=[{"id": 1, "category_id": 3, "segmentation": [[5, 5, 25, 5, 25]]}])
-        return {"items": items, "bad_items": [bad]}
 
     def render(self, item: Item) -> np.ndarray | None:
         h, w = item.image.pixels.shape[:2]

@@ -17,7 +17,6 @@ provenance, and takes the video's id as split key.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -25,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..stages import Sequencer
 from ..types import MAX_IMAGES_PER_SEQUENCE, Item, Reject, VisualSequence
-from .video_clip import check_clip, clip_provenance, example_clip, group_clips
+from .video_clip import check_clip, clip_provenance, group_clips
 
 
 class AnnotatedVideoParams(BaseModel):
@@ -38,12 +37,6 @@ class AnnotatedVideoParams(BaseModel):
 
 class AnnotatedVideoSequencer(Sequencer):
     Params = AnnotatedVideoParams
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        broken = example_clip("w", 0, 1, 8, views=("openpose",))
-        broken[2].views = {}
-        return {"items": example_clip("v", 3, 2, 8, views=("openpose",)), "bad_items": broken}
 
     def predict(self, n_records: int, source_params: dict[str, Any] | None = None) -> tuple[int, int]:
         """One clip per video: `frames` (frame, annotation) pairs, 2 images each."""

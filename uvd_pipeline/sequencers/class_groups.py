@@ -12,7 +12,6 @@ class label are rejected as "missing_label".
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,19 +39,6 @@ class ClassGroupsParams(BaseModel):
 
 class ClassGroupsSequencer(Sequencer):
     Params = ClassGroupsParams
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        """18 items labelled as the imagenet source labels them: 4 classes of 4 (one group of 4
-        each) and 2 of a fifth class that no group fits; bad_items: items without a class."""
-        from ..samples.conformance import sequencer_items
-
-        def label(i: int) -> dict[str, Any]:
-            c = min(i // 4, 4)
-            return {"class": f"n{c:08d}", "class_index": c, "file": f"n{c:08d}_{i:04d}.JPEG"}
-
-        unlabelled = sequencer_items(2, meta=lambda i: {"file": f"{i:04d}.JPEG"}, seed=1)
-        return {"items": sequencer_items(18, meta=label), "bad_items": unlabelled}
 
     def predict(self, n_records: int, source_params: dict[str, Any] | None = None) -> tuple[int, int]:
         """An upper bound: `length` images per sequence. How many sequences the groups fill

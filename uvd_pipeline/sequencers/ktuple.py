@@ -11,7 +11,6 @@ Items lacking a modality are rejected as "missing_view"; a tail of fewer than `m
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -61,19 +60,6 @@ def element(item: Item, name: str) -> Image:
 
 class KTupleSequencer(Sequencer):
     Params = KTupleParams
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        """7 items with the dense maps' four views: 5 modalities x 3 shots make 2 sequences and
-        1 item is left over; bad_items: items lacking the edges view."""
-        from ..samples.conformance import DENSE_MAPS, sequencer_items
-
-        no_edges = tuple(m for m in DENSE_MAPS if m != "edges")
-        return {
-            "params": {"modalities": [IMAGE, *DENSE_MAPS]},
-            "items": sequencer_items(7, views=DENSE_MAPS),
-            "bad_items": sequencer_items(2, views=no_edges, seed=1),
-        }
 
     def predict(self, n_records: int, source_params: dict[str, Any] | None = None) -> tuple[int, int]:
         """`n_shots` items of `m` elements per sequence; a remainder of at least `min_shots` makes

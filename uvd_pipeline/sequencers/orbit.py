@@ -12,13 +12,12 @@ and their azimuths.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..stages import Sequencer
-from ..types import Image, Item, Reject, VisualSequence
+from ..types import Item, Reject, VisualSequence
 
 REQUIRED_META = (
     "object",
@@ -32,35 +31,7 @@ REQUIRED_META = (
 )
 
 
-def example_views(obj: str, start: int, n: int = 16, per_orbit: int = 24) -> list[Item]:
-    """Orbit views as a mesh source tags them, 256x256 (for the conformance suite and tests)."""
-    rng = np.random.default_rng(start)
-    out = []
-    for j in range(n):
-        view = (start + j) % per_orbit
-        meta = {
-            "object": obj,
-            "mesh_id": f"m-{obj}",
-            "view": view,
-            "order": j,
-            "azimuth_deg": view * 360.0 / per_orbit,
-            "elevation_deg": 12.5,
-            "radius": 1.9,
-            "views_per_orbit": per_orbit,
-            "sequence_length": n,
-        }
-        px = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
-        out.append(Item(f"{obj}.glb", Image(f"{obj}:{view}", px), meta))
-    return out
-
-
 class OrbitSequencer(Sequencer):
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        return {
-            "items": example_views("chair", 20) + example_views("lamp", 0),
-            "bad_items": example_views("cup", 3)[:15],
-        }
 
     def predict(self, n_records: int, source_params: dict[str, Any] | None = None) -> tuple[int, int]:
         """One orbit sequence per object: `sequence_length` consecutive views (default 16)."""

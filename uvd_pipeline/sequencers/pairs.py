@@ -11,7 +11,6 @@ full) is rejected as "incomplete_sequence"; lower `min_pairs` to keep shorter la
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -50,15 +49,6 @@ def pick_view(item: Item, view: str | None) -> tuple[str, Image] | Reject:
 
 class PairsSequencer(Sequencer):
     Params = PairsParams
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        """10 items with one view, as the paired source gives them: a sequence of 8 pairs and 2
-        left over; bad_items: items with two views and no `view` param to choose."""
-        from ..samples.conformance import sequencer_items
-
-        two_views = sequencer_items(2, views=("depth", "edges"), seed=1)
-        return {"items": sequencer_items(10, views=("output",)), "bad_items": two_views}
 
     def predict(self, n_records: int, source_params: dict[str, Any] | None = None) -> tuple[int, int]:
         """`pairs` (image, view) pairs per sequence; a remainder of at least `min_pairs` makes a

@@ -11,13 +11,12 @@ video's id: every clip of a video falls in the same split.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..stages import Sequencer
-from ..types import Image, Item, Reject, VisualSequence
+from ..types import Item, Reject, VisualSequence
 
 REQUIRED_META = ("video", "video_id", "frame_index", "stride", "start", "clip_length")
 PROVENANCE_META = ("n_frames", "fps")
@@ -64,33 +63,7 @@ def clip_provenance(frames: list[Item]) -> dict:
     return prov
 
 
-def example_clip(video: str, start: int, stride: int, length: int, views: tuple[str, ...] = ()) -> list[Item]:
-    """Frames of one clip as a video source tags them, 256x256 (for the conformance suite and tests)."""
-    rng = np.random.default_rng([start, stride, length])
-    out = []
-    for k in range(length):
-        i = start + k * stride
-        meta = {
-            "video": video,
-            "video_id": f"id-{video}",
-            "frame_index": i,
-            "frame": i,
-            "stride": stride,
-            "start": start,
-            "clip_length": length,
-        }
-        px = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
-        views_ = {v: Image(f"{video}:{i}:{v}", 255 - px) for v in views}
-        out.append(Item(video, Image(f"{video}:{i}", px), meta, views_))
-    return out
-
-
 class VideoClipSequencer(Sequencer):
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        gap = example_clip("gap.mp4", 0, 10, 16)
-        del gap[3]
-        return {"items": example_clip("a.mp4", 5, 10, 16) + example_clip("b.avi", 0, 20, 16), "bad_items": gap}
 
     def predict(self, n_records: int, source_params: dict[str, Any] | None = None) -> tuple[int, int]:
         """One clip per video: `frames` images each (the video source's parameter, default 16)."""

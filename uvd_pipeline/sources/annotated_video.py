@@ -28,7 +28,6 @@ import io
 import math
 import posixpath
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -126,13 +125,6 @@ class VipsegVideoSource(_AnnotatedVideoSource):
     """`vipseg_video`: frames with palette PNG masks; only frames that have a mask are annotated."""
 
     Params = VipsegParams
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        from ..samples.videos import make_vipseg
-
-        make_vipseg(tmp_dir, np.random.default_rng(0), videos=1, n=6)
-        return {"params": {"path": str(tmp_dir / "vipseg"), "frames": 3, "strides": [1]}}
 
     def units(self) -> list[dict[str, Any]]:
         p = self.params
@@ -234,13 +226,6 @@ class JhmdbVideoSource(_AnnotatedVideoSource):
     """`jhmdb_video`: frame folders + per-video joint_positions.mat; every frame is annotated."""
 
     Params = JhmdbParams
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        from ..samples.videos import make_jhmdb
-
-        make_jhmdb(tmp_dir, np.random.default_rng(0), videos=1, n=6)
-        return {"params": {"path": str(tmp_dir / "jhmdb"), "frames": 3, "strides": [1]}}
 
     def units(self) -> list[dict[str, Any]]:
         p = self.params

@@ -20,10 +20,8 @@ import io
 import math
 import posixpath
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pydantic import Field
 
 from ..storage import full_path, in_units, join, list_files, read_bytes
@@ -74,14 +72,6 @@ class AvaVideoSource(_AnnotatedVideoSource):
     """`ava_video`: keyframes of video files with person boxes from the AVA CSV."""
 
     Params = AvaParams
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        from ..samples.videos import make_ava
-
-        make_ava(tmp_dir, np.random.default_rng(0), videos=1, seconds=6, fps=5.0)
-        ava = tmp_dir / "ava"
-        return {"params": {"path": str(ava / "videos"), "annotations": str(ava / "annotations.csv"), "frames": 3}}
 
     def units(self) -> list[dict[str, Any]]:
         p = self.params

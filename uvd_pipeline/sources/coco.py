@@ -26,7 +26,6 @@ import math
 import posixpath
 from collections.abc import Iterator
 from numbers import Real
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -131,18 +130,6 @@ def _collect(paths: list[str]) -> _Collected:
 
 class CocoSource(Source):
     Params = CocoParams
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        """The sample COCO part (instances and keypoints, with its planted bad annotations);
-        bad_params reads the keypoints alone, where one visible keypoint lies off its image."""
-        from ..samples.conformance import coco_files
-
-        f = coco_files(tmp_dir)
-        return {
-            "params": {"images": f["images"], "annotations": [f["instances"], f["keypoints"]], "images_per_unit": 3},
-            "bad_params": {"images": f["images"], "annotations": [f["keypoints"]], "kind": "keypoints"},
-        }
 
     def units(self) -> list[dict[str, Any]]:
         p = self.params
@@ -310,16 +297,6 @@ class CocoPanopticSource(Source):
     a reject ("segment/<image id>/<segment id>") and is drawn as void."""
 
     Params = CocoPanopticParams
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        """The sample panoptic PNGs and JSON (a segment of unknown category, an annotation of a
-        missing image); bad_params gives the instances JSON, which has no segments_info."""
-        from ..samples.conformance import coco_files
-
-        f = coco_files(tmp_dir)
-        params = {"images": f["images"], "panoptic": f["panoptic"], "masks": f["masks"], "images_per_unit": 3}
-        return {"params": params, "bad_params": {**params, "panoptic": f["instances"]}}
 
     def units(self) -> list[dict[str, Any]]:
         p = self.params

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,18 +39,6 @@ def _stem(rel: str) -> str:
 
 class DenseMapsSource(Source):
     Params = DenseMapsParams
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        """Three sample scenes with depth (16-bit PNG / .npy), normals, edges and segmentation;
-        the last one lacks its depth map (missing_map), which bad_params asks for alone."""
-        from ..samples.conformance import dense_params
-
-        params = dense_params(tmp_dir)
-        return {
-            "params": {**params, "unit_size": 2},
-            "bad_params": {"images": params["images"], "maps": {"depth": params["maps"]["depth"]}},
-        }
 
     def units(self) -> list[dict[str, Any]]:
         p = self.params

@@ -16,10 +16,8 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pydantic import Field
 
 from ..ids import hash_hex, rng_for
@@ -53,18 +51,6 @@ def video_folders(files: list[str]) -> dict[str, list[str]]:
 
 class FrameFolderSource(Source):
     Params = FrameFolderParams
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        from PIL import Image as PILImage
-
-        from ..samples.videos import Scene
-
-        for name, n in (("walk", 12), ("blink", 3)):
-            (tmp_dir / name).mkdir(parents=True, exist_ok=True)
-            for i, (frame, _, _) in enumerate(Scene(np.random.default_rng(n), 40, 30).frames(n), start=1):
-                PILImage.fromarray(frame).save(tmp_dir / name / f"{i:06d}.png")
-        return {"params": {"path": str(tmp_dir), "frames": 4, "strides": [2, 3]}}
 
     def units(self) -> list[dict[str, Any]]:
         p = self.params

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import BadInput
@@ -53,16 +51,6 @@ class FileFolderSource(Source):
 
 class ImageFolderSource(FileFolderSource):
     Params = ImageFolderParams
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        """The sample images part: JPEG, RGBA / palette / 16-bit PNG, grey JPEG and WebP in three
-        subfolders, with a truncated JPEG and a text file named .png (bad_params: their folder)."""
-        from ..samples.world import make_images
-
-        make_images(tmp_dir, np.random.default_rng(0), n=6)
-        base = tmp_dir / "images"
-        return {"params": {"path": str(base), "unit_size": 3}, "bad_params": {"path": str(base / "set1")}}
 
     def read_file(self, url: str, record: str, source: str) -> Iterator[Item | Reject]:
         yield read_image_file(url, record=record)

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..stages import Source
@@ -32,16 +30,6 @@ class ImageNetParams(BaseModel):
 
 class ImageNetSource(Source):
     Params = ImageNetParams
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        """Two sample classes of 3 JPEGs; the first class's truncated JPEG sorts after its 3
-        good ones, so only bad_params (no max_per_class) reaches it."""
-        from ..samples.annotated import make_imagenet
-
-        make_imagenet(tmp_dir, np.random.default_rng(0), classes=2, per_class=3)
-        path = str(tmp_dir / "imagenet" / "train")
-        return {"params": {"path": path, "classes_per_unit": 1, "max_per_class": 3}, "bad_params": {"path": path}}
 
     def units(self) -> list[dict[str, Any]]:
         p = self.params

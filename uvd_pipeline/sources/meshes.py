@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..errors import BadInput
@@ -169,15 +167,6 @@ class MeshFolderSource(OrbitMakerMixin, FileFolderSource):
     """Meshes in a folder; object id = the file's relative path without its extension."""
 
     Params = MeshFolderParams
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        from ..samples.meshes import toy_robot, vase
-
-        rng = np.random.default_rng(0)
-        (tmp_dir / "robot.glb").write_bytes(toy_robot(rng).export(file_type="glb"))
-        vase(rng).export(tmp_dir / "vase.obj")
-        return {"params": {"path": str(tmp_dir), "size": 32, "sequence_length": 4}}
 
     def read_file(self, url: str, record: str, source: str) -> Iterator[Item | Reject]:
         yield from read_mesh_file(self.maker(), url, record, posixpath.splitext(record)[0], source)

@@ -26,10 +26,8 @@ import json
 import os
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pydantic import Field
 
 from ..ids import hash_hex
@@ -106,14 +104,6 @@ def _inside(folder: str, path: str) -> bool:
 
 class ObjaverseSource(OrbitMakerMixin, Source):
     Params = ObjaverseParams
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        from ..samples.meshes import make_objaverse_cache
-
-        make_objaverse_cache(tmp_dir, np.random.default_rng(0))
-        cache = tmp_dir / "objaverse" / "hf-objaverse-v1"
-        return {"params": {"cache_dir": str(cache), "size": 32, "sequence_length": 4}}
 
     @property
     def cache_dir(self) -> str:

@@ -14,10 +14,8 @@ import io
 import json
 import posixpath
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..images import IMAGE_EXTENSIONS
@@ -55,19 +53,6 @@ def _is_absolute(path: str) -> bool:
 
 class PairedSource(Source):
     Params = PairedParams
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        """The sample rainy -> clean folders (3 pairs and an input without partner); bad_params
-        reads its pairs.csv, whose rows name missing files or leave the output empty."""
-        from ..samples.annotated import make_paired
-
-        make_paired(tmp_dir, np.random.default_rng(0), n=3)
-        base = tmp_dir / "paired"
-        return {
-            "params": {"input": str(base / "rainy"), "output": str(base / "clean"), "unit_size": 2},
-            "bad_params": {"pairs_file": str(base / "pairs.csv")},
-        }
 
     def units(self) -> list[dict[str, Any]]:
         pairs, problems = self._folder_pairs() if self.params.pairs_file is None else self._file_pairs()

@@ -36,7 +36,6 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -117,15 +116,6 @@ class VideoParams(ClipParams):
 class VideoSource(FileFolderSource):
     Params = VideoParams
     files_key = "videos"
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        from ..samples.videos import Scene, write_video
-
-        rng = np.random.default_rng(0)
-        write_video(tmp_dir / "clip.mp4", "mp4v", (f for f, _, _ in Scene(rng, 48, 32).frames(40)))
-        write_video(tmp_dir / "short.avi", "MJPG", (f for f, _, _ in Scene(rng, 48, 32).frames(5)))
-        return {"params": {"path": str(tmp_dir), "frames": 4, "strides": [3, 5]}}
 
     def read_file(self, url: str, record: str, source: str) -> Iterator[Item | Reject]:
         """The frames of one seeded clip, all or none: a video that fails midway is one reject."""

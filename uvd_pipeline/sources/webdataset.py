@@ -6,11 +6,9 @@ import json
 import posixpath
 import tarfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import fsspec
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import BadInput
@@ -32,16 +30,6 @@ class WebDatasetParams(BaseModel):
 
 class WebDatasetSource(Source):
     Params = WebDatasetParams
-
-    @classmethod
-    def conformance_example(cls, tmp_dir: Path) -> dict[str, Any]:
-        """Two sample shards as img2dataset writes them; bad_params: a shard of faulty members."""
-        from ..samples.conformance import write_faulty_tar
-        from ..samples.world import make_webdataset
-
-        make_webdataset(tmp_dir, np.random.default_rng(0), shards=2, per_shard=3)
-        bad = write_faulty_tar(tmp_dir / "faulty" / "00000.tar").parent
-        return {"params": {"path": str(tmp_dir / "webdataset")}, "bad_params": {"path": str(bad)}}
 
     def units(self) -> list[dict[str, Any]]:
         fs, inner, tars = list_files(self.params.path, (".tar",), self.params.recursive)

@@ -32,27 +32,12 @@ from ..errors import UnknownPluginError
 from ..ids import canonical_json
 from ..stages import Plugin
 from . import kinds
+from .examples import example_for
 from .report import SKIP, ConformanceReport, Skip
-from .shipping import fingerprint, invoke, picklers, round_trip, run_in_fresh_process
+from .shipping import fingerprint, picklers, round_trip, run_in_fresh_process
+from .subject import Subject
 
 EXAMPLE_KEYS = {"params", "items", "images", "bad_params", "bad_items"}
-
-
-class Subject:
-    """One plugin class with the params and inputs it is checked on."""
-
-    def __init__(self, kind: str, cls: type[Plugin], params: dict[str, Any], inputs: list[Any], seed: int) -> None:
-        self.kind, self.cls, self.params, self.inputs, self.seed = kind, cls, params, inputs, seed
-        self.inputs_fingerprint = fingerprint(inputs)  # before any run, to catch in-place changes
-
-    def make(self) -> Plugin:
-        return self.cls(**self.params)
-
-    def make_from(self, params: dict[str, Any]) -> Plugin:
-        return self.cls(**params)
-
-    def run(self, plugin: Plugin | None = None, inputs: list[Any] | None = None) -> list[Any]:
-        return invoke(self.kind, plugin or self.make(), self.inputs if inputs is None else inputs, self.seed)
 
 
 def conformance(
@@ -76,7 +61,7 @@ def conformance(
         tmp = Path(tmp_dir) if tmp_dir is not None else Path(own_tmp)
         tmp.mkdir(parents=True, exist_ok=True)
         example: dict[str, Any] = {}
-        report.run("example", lambda: _load_example(cls, tmp / "example", example))
+        report.run("example", lambda: _load_example(kind, cls, tmp / "example", example))
         later = ("params", "outputs", "inputs kept", "determinism", "bad input", "pickling") + (
             ("fresh worker",) if fresh_process else ()
         )
@@ -130,9 +115,9 @@ def _skip(reason: str) -> Callable[[], None]:
     return skip
 
 
-def _load_example(cls: type[Plugin], folder: Path, into: dict[str, Any]) -> str:
+def _load_example(kind: str, cls: type[Plugin], folder: Path, into: dict[str, Any]) -> str:
     folder.mkdir(parents=True, exist_ok=True)
-    got = cls.conformance_example(folder)
+    got = example_for(kind, cls, folder)
     if got is None:
         return "no conformance_example: default params and generic sample inputs"
     assert isinstance(got, dict), f"conformance_example must return a dict or None, got {type(got).__name__}"

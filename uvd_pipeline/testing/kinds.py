@@ -19,9 +19,11 @@ from ..errors import BadInput, UvdError
 from ..ids import canonical_json
 from ..types import Image, Item, Reject, VisualSequence, WorkUnit
 from . import validate
+from .examples import example_for
 from .report import Skip
 from .samples import corrupt_files, sample_item, sample_items, sample_pixels, sample_units
 from .shipping import fingerprint, invoke
+from .subject import Subject
 
 SOURCE_CORRUPTIONS = {
     "truncate": "every file cut in half",
@@ -33,8 +35,6 @@ MAX_LISTED = 6
 
 
 def make_subject(kind, cls, params, example, inputs, seed, max_units):
-    from .checks import Subject
-
     if kind == "source":
         source = cls(**params)
         units = sample_units(source, limit=max_units)
@@ -151,7 +151,7 @@ def _bad_source(subject, example, tmp: Path) -> str:
         for mode, label in SOURCE_CORRUPTIONS.items():
             folder = tmp / mode
             folder.mkdir(parents=True, exist_ok=True)
-            again = subject.cls.conformance_example(folder) or {}
+            again = example_for(subject.kind, subject.cls, folder) or {}
             corrupt_files(folder, mode)
             cases.append((label, again.get("params", {}), mode == "garbage"))
     if "bad_params" in example:
@@ -226,7 +226,7 @@ def _bad_renderer(subject, example, tmp) -> str:
             try:
                 drawn = plugin.render(item)
             except BadInput as exc:
-                _collect(problems, lambda: validate.check_bad_input_reason(exc, label))
+                _collect(problems, lambda exc=exc: validate.check_bad_input_reason(exc, label))
                 continue
             except ValueError:
                 continue  # build.py rejects it as 'bad_annotation'
@@ -262,7 +262,7 @@ def _bad_transform(subject, example, tmp) -> str:
         try:
             out = invoke("transform", subject.make(), [px], subject.seed)[0]
         except BadInput as exc:
-            _collect(problems, lambda: validate.check_bad_input_reason(exc, label))
+            _collect(problems, lambda exc=exc: validate.check_bad_input_reason(exc, label))
             continue
         except ValueError:
             continue  # build.py rejects the item as 'bad_annotation'
@@ -295,7 +295,7 @@ def _bad_sequencer(subject, example, tmp) -> str:
         try:
             outs = invoke("sequencer", subject.make(), case_items, subject.seed)
         except BadInput as exc:
-            _collect(problems, lambda: validate.check_bad_input_reason(exc, label))
+            _collect(problems, lambda exc=exc: validate.check_bad_input_reason(exc, label))
             continue
         except Exception as exc:
             problems.append(

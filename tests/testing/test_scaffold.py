@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from uvd_pipeline.registry import KINDS
-from uvd_pipeline.scaffold import PluginNames, ScaffoldError, new_plugin
+from uvd_pipeline.testing.scaffold import PluginNames, ScaffoldError, new_plugin
 
 
 def test_names_derive_from_the_plugin_name():

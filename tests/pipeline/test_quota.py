@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.audit.worlds import install_test_plugins, make_images, recipe_dict, source
-from uvd_pipeline.audit.quota import QUOTA_KEY, UnitEstimate, allot, source_quotas
+from uvd_pipeline.pipeline.quota import QUOTA_KEY, UnitEstimate, allot, source_quotas
 from uvd_pipeline.errors import RecipeError
 from uvd_pipeline.pipeline.build import UnitBuilder
 from uvd_pipeline.pipeline.plan import plan_units

@@ -1,7 +1,7 @@
 """Every built-in plugin passes the conformance suite (`uvd plugins check`) on inputs that exercise it.
 
 The built-ins are read from the uvd-pipeline distribution's entry points, so a new built-in
-fails here until it declares a `conformance_example`: the generic fallback (default params, sample
+fails here until it has an example in uvd_pipeline/testing/examples/: the generic fallback (default params, sample
 items without annotations) cannot construct a source and leaves renderers and most sequencers with
 nothing to do. Only the plugins in GENERIC_INPUTS_SUFFICE may rely on it.
 """
@@ -49,7 +49,7 @@ def test_a_builtin_passes_every_check_on_its_own_example(kind, name, tmp_path):
     results = {r.name: r for r in report.results}
     if (kind, name) not in GENERIC_INPUTS_SUFFICE:
         assert results["example"].message.startswith("conformance_example gave"), (
-            f"{kind} {name!r} has no conformance_example: add one in its module (see PLUGINS.md) that gives "
+            f"{kind} {name!r} has no conformance example: add one to uvd_pipeline/testing/examples/ that gives "
             "inputs it can use, or list it in GENERIC_INPUTS_SUFFICE with the reason"
         )
     not_run = [f"{r.name}: {r.message}" for r in report.results

@@ -14,7 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from .logging_setup import event, get_logger, json_logs, state
+from .logs import event, get_logger, json_logs, state
 
 log = get_logger("progress")
 

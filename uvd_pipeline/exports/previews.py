@@ -18,10 +18,10 @@ import numpy as np
 import yaml
 from PIL import Image as PILImage
 
-from .ids import unit_fraction
-from .manifests.reader import Dataset
-from .manifests.schema import RECIPE_FILE
-from .types import IMAGE_SIZE, TOKENS_PER_IMAGE
+from ..ids import unit_fraction
+from ..manifests.reader import Dataset
+from ..manifests.schema import RECIPE_FILE
+from ..types import IMAGE_SIZE, TOKENS_PER_IMAGE
 
 PREVIEWS_DIR = "previews"
 INDEX_FILE = f"{PREVIEWS_DIR}/index.json"
@@ -67,7 +67,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 def resolved_recipe(ds: Dataset) -> dict[str, Any]:
     """The dataset's recipe.resolved.yaml (fingerprint, tokenizer hash and the recipe itself)."""
     if not ds.store.exists(RECIPE_FILE):
-        from .errors import DatasetError
+        from ..errors import DatasetError
 
         raise DatasetError(f"{ds.store.path(RECIPE_FILE)}: missing; cannot tell which recipe built this dataset")
     return yaml.safe_load(ds.store.read_text(RECIPE_FILE)) or {}
@@ -75,9 +75,9 @@ def resolved_recipe(ds: Dataset) -> dict[str, Any]:
 
 def load_dataset_tokenizer(ds: Dataset, device: str | None = None):
     """The VQGAN named by the dataset's resolved recipe; refuses a checkpoint whose hash changed."""
-    from .errors import DatasetError
-    from .pipeline.tokenize import load_tokenizer, tokenizer_fingerprint
-    from .recipe import TokenizerSpec
+    from ..errors import DatasetError
+    from ..pipeline.tokenize import load_tokenizer, tokenizer_fingerprint
+    from ..recipe import TokenizerSpec
 
     resolved = resolved_recipe(ds)
     spec = TokenizerSpec.model_validate(resolved["recipe"]["tokenizer"])
@@ -111,9 +111,9 @@ def choose_preview_rows(ds: Dataset, per_task: int = 4) -> list[dict[str, Any]]:
 def write_raw_previews(out_dir: str, per_task: int = 4, recipe: Any = None, units: list | None = None) -> list[dict[str, Any]]:
     """Write `previews/` for a committed dataset; returns the index entries. Call after a run
     (engines.base.run_recipe can pass its recipe and planned units to skip re-listing the inputs)."""
-    from .pipeline.build import UnitBuilder
-    from .pipeline.plan import plan_units
-    from .recipe import Recipe
+    from ..pipeline.build import UnitBuilder
+    from ..pipeline.plan import plan_units
+    from ..recipe import Recipe
 
     ds = Dataset(out_dir)
     if recipe is None:

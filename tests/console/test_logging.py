@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from uvd_pipeline.cli import app
 from uvd_pipeline.engines.progress import RunProgress
-from uvd_pipeline.logging_setup import JsonFormatter, configure_logging, event, get_logger, reset_logging
+from uvd_pipeline.console.logs import JsonFormatter, configure_logging, event, get_logger, reset_logging
 
 
 @pytest.fixture(autouse=True)

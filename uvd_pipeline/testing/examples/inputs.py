@@ -1,4 +1,4 @@
-"""Inputs for the built-in plugins' `conformance_example` hooks (`uvd plugins check`).
+"""Inputs for the built-in plugins' conformance examples (`uvd plugins check`).
 
 The files are the sample world's (samples/annotated.py, samples/world.py) at a small size, so the
 suite checks each plugin on the real formats. A renderer's items are read from those files by the
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..types import Item, WorkUnit
+from ...types import Image, Item, WorkUnit
 
 
 def read_items(source: Any, limit: int | None = None) -> list[Item]:
@@ -30,7 +30,7 @@ def read_items(source: Any, limit: int | None = None) -> list[Item]:
 
 def coco_files(tmp_dir: Path) -> dict[str, str]:
     """The sample COCO part (6 images, with its planted bad annotations) under tmp_dir/coco."""
-    from .annotated import make_coco
+    from ...samples.annotated import make_coco
 
     base = tmp_dir / "coco"
     if not base.exists():
@@ -47,7 +47,7 @@ def coco_files(tmp_dir: Path) -> dict[str, str]:
 
 def coco_items(tmp_dir: Path, kind: str, limit: int = 3) -> list[Item]:
     """Items as the `coco` source yields them for `kind` (boxes, keypoints or segmentation)."""
-    from ..sources.coco import CocoSource
+    from ...sources.coco import CocoSource
 
     files = coco_files(tmp_dir)
     annotations = [files["keypoints"] if kind == "keypoints" else files["instances"]]
@@ -56,7 +56,7 @@ def coco_items(tmp_dir: Path, kind: str, limit: int = 3) -> list[Item]:
 
 def panoptic_items(tmp_dir: Path, limit: int = 3) -> list[Item]:
     """Items as the `coco_panoptic` source yields them (meta["panoptic"] names each PNG)."""
-    from ..sources.coco import CocoPanopticSource
+    from ...sources.coco import CocoPanopticSource
 
     files = coco_files(tmp_dir)
     source = CocoPanopticSource(images=files["images"], panoptic=files["panoptic"], masks=files["masks"])
@@ -68,7 +68,7 @@ DENSE_MAPS = ("depth", "normals", "edges", "segmentation")
 
 def dense_params(tmp_dir: Path, n: int = 3) -> dict[str, Any]:
     """`dense_maps` params over the sample dense part (its last image has no depth map)."""
-    from .annotated import make_dense
+    from ...samples.annotated import make_dense
 
     base = tmp_dir / "dense"
     if not base.exists():
@@ -78,7 +78,7 @@ def dense_params(tmp_dir: Path, n: int = 3) -> dict[str, Any]:
 
 def dense_items(tmp_dir: Path) -> list[Item]:
     """Items as the `dense_maps` source yields them: meta["maps"] names all four map files."""
-    from ..sources.dense_maps import DenseMapsSource
+    from ...sources.dense_maps import DenseMapsSource
 
     return read_items(DenseMapsSource(**dense_params(tmp_dir)))
 
@@ -108,7 +108,7 @@ def sequencer_items(
     n: int, views: tuple[str, ...] = (), meta: Callable[[int], dict] | None = None, seed: int = 0
 ) -> list[Item]:
     """n items of 256x256 pictures with these views, and meta(i) for the i-th item."""
-    from ..testing.samples import sample_items
+    from ..samples import sample_items
 
     items = sample_items(n, seed=seed, view_names=views)
     for i, item in enumerate(items):
@@ -116,36 +116,44 @@ def sequencer_items(
     return items
 
 
-TINY_MMPOSE_CONFIG = """
-codec = dict(type='MSRAHeatmap', input_size=(64, 64), heatmap_size=(8, 8), sigma=2)
-model = dict(
-    type='TopdownPoseEstimator',
-    data_preprocessor=dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
-                           std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
-    backbone=dict(type='ResNet', depth=18),
-    head=dict(type='HeatmapHead', in_channels=512, out_channels=17, deconv_out_channels=(32, 32),
-              deconv_kernel_sizes=(4, 4),
-              loss=dict(type='KeypointMSELoss', use_target_weight=True), decoder=codec),
-    test_cfg=dict(flip_test=False))
-test_pipeline = [dict(type='LoadImage'), dict(type='GetBBoxCenterScale'),
-                 dict(type='TopdownAffine', input_size=codec['input_size']), dict(type='PackPoseInputs')]
-test_dataloader = dict(dataset=dict(type='CocoDataset', data_mode='topdown', pipeline=test_pipeline))
-"""
+def example_clip(video: str, start: int, stride: int, length: int, views: tuple[str, ...] = ()) -> list[Item]:
+    """Frames of one clip as a video source tags them, 256x256 (for the conformance suite and tests)."""
+    rng = np.random.default_rng([start, stride, length])
+    out = []
+    for k in range(length):
+        i = start + k * stride
+        meta = {
+            "video": video,
+            "video_id": f"id-{video}",
+            "frame_index": i,
+            "frame": i,
+            "stride": stride,
+            "start": start,
+            "clip_length": length,
+        }
+        px = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+        views_ = {v: Image(f"{video}:{i}:{v}", 255 - px) for v in views}
+        out.append(Item(video, Image(f"{video}:{i}", px), meta, views_))
+    return out
 
 
-def write_tiny_mmpose_model(folder: Path) -> tuple[str, str]:
-    """(config, checkpoint) of a tiny 17-keypoint top-down MMPose model with weights from seed 0,
-    the files a user gives `mmpose_pose`; needs mmpose and torch."""
-    import torch
-    from mmengine.config import Config
-    from mmpose.registry import MODELS
-    from mmpose.utils import register_all_modules
-
-    register_all_modules()
-    folder.mkdir(parents=True, exist_ok=True)
-    config, checkpoint = folder / "tiny.py", folder / "tiny.pth"
-    config.write_text(TINY_MMPOSE_CONFIG)
-    torch.manual_seed(0)
-    model = MODELS.build(Config.fromfile(str(config)).model)
-    torch.save({"state_dict": model.state_dict()}, checkpoint)
-    return str(config), str(checkpoint)
+def example_views(obj: str, start: int, n: int = 16, per_orbit: int = 24) -> list[Item]:
+    """Orbit views as a mesh source tags them, 256x256 (for the conformance suite and tests)."""
+    rng = np.random.default_rng(start)
+    out = []
+    for j in range(n):
+        view = (start + j) % per_orbit
+        meta = {
+            "object": obj,
+            "mesh_id": f"m-{obj}",
+            "view": view,
+            "order": j,
+            "azimuth_deg": view * 360.0 / per_orbit,
+            "elevation_deg": 12.5,
+            "radius": 1.9,
+            "views_per_orbit": per_orbit,
+            "sequence_length": n,
+        }
+        px = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+        out.append(Item(f"{obj}.glb", Image(f"{obj}:{view}", px), meta))
+    return out

@@ -2,7 +2,7 @@
 
 The package has a pyproject.toml with the entry point, one module whose single method holds a
 trivial working implementation to replace, a README, and a test that runs the conformance suite
-(uvd_pipeline.testing). Templates live in uvd_pipeline/scaffold_templates/*.tmpl.
+(uvd_pipeline.testing). Templates live in uvd_pipeline/testing/scaffold_templates/*.tmpl.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-from . import __version__
-from .errors import UvdError
-from .registry import KINDS
+from .. import __version__
+from ..errors import UvdError
+from ..registry import KINDS
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 METHODS = {"source": "read", "renderer": "render", "transform": "apply", "sequencer": "build"}
@@ -78,7 +78,7 @@ def _recipe_snippet(names: PluginNames) -> str:
 
 
 def _template(name: str) -> str:
-    return (files("uvd_pipeline") / "scaffold_templates" / f"{name}.tmpl").read_text(encoding="utf-8")
+    return (files("uvd_pipeline.testing") / "scaffold_templates" / f"{name}.tmpl").read_text(encoding="utf-8")
 
 
 def _fill(text: str, subs: dict[str, str]) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from tests.audit.worlds import build_once, install_test_plugins, make_images, recipe_dict, source
 from uvd_pipeline.audit.report import split_leaks
-from uvd_pipeline.eval_prompts import build_eval_prompts, decode_prompt
+from uvd_pipeline.exports.eval_prompts import build_eval_prompts, decode_prompt
 from uvd_pipeline.ids import unit_fraction
 from uvd_pipeline.manifests import Dataset
 from uvd_pipeline.pipeline.build import UnitBuilder

@@ -10,7 +10,7 @@ from PIL import Image
 
 from tests.audit.worlds import build_once, small_dataset, small_world
 from uvd_pipeline.manifests import Dataset
-from uvd_pipeline.previews import (
+from uvd_pipeline.exports.previews import (
     contact_sheet,
     load_dataset_tokenizer,
     preview_psnr,

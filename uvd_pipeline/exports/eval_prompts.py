@@ -22,9 +22,9 @@ from typing import Any
 import fsspec
 import numpy as np
 
-from .ids import rng_for
-from .manifests.reader import Dataset
-from .types import TOKENS_PER_IMAGE
+from ..ids import rng_for
+from ..manifests.reader import Dataset
+from ..types import TOKENS_PER_IMAGE
 
 #: evaluation task -> the dataset task names that hold its (input, annotation) pairs
 PAIR_TASKS: dict[str, tuple[str, ...]] = {
