@@ -49,13 +49,17 @@ def tokenize_with(encode, sequences: list[VisualSequence]) -> list[TokenSequence
 
 def tokenizer_fingerprint(spec: TokenizerSpec) -> str:
     """The sha256 recorded in dataset.json: of the checkpoint's config + weights files, or of
-    the random preset's identity ("random:<preset>:seed<N>")."""
+    the random preset's identity ("random:<preset>:seed<N>"). A checkpoint that would not load
+    (a config out of bounds, weights refused by weights_only or not matching the config) is a
+    RecipeError naming the file: callers run this before any output exists."""
     from ..errors import RecipeError
     from ..tokenizer.checkpoint import checkpoint_sha256, random_id_sha256
+    from ..tokenizer.preflight import check_checkpoint
 
     if spec.checkpoint is None:
         return random_id_sha256(spec.preset, spec.seed)
     try:
+        check_checkpoint(spec.checkpoint)
         return checkpoint_sha256(spec.checkpoint)
     except (FileNotFoundError, ValueError) as exc:
         raise RecipeError(f"tokenizer.checkpoint: {exc}") from None

@@ -98,8 +98,9 @@ def find_weights_file(path: str | os.PathLike) -> str:
     )
 
 
-def load_state_dict(weights_file: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Read a state dict from ``.bin`` (weights_only pickle) or ``.safetensors``; CPU tensors."""
+def load_state_dict(weights_file: str | os.PathLike, *, mmap: bool = False) -> dict[str, torch.Tensor]:
+    """Read a state dict from ``.bin`` (weights_only pickle) or ``.safetensors``; CPU tensors.
+    `mmap`: a ``.bin``'s tensors stay in the file until touched (zip-format files only)."""
     weights_file = os.fspath(weights_file)
     if weights_file.endswith(".safetensors"):
         from safetensors import SafetensorError
@@ -111,11 +112,11 @@ def load_state_dict(weights_file: str | os.PathLike) -> dict[str, torch.Tensor]:
             raise CheckpointError(f"{weights_file}: not a valid safetensors file: {exc}") from exc
     else:
         try:
-            state = torch.load(weights_file, weights_only=True, map_location="cpu")
+            state = torch.load(weights_file, weights_only=True, map_location="cpu", mmap=mmap)
         except pickle.UnpicklingError as exc:
             raise CheckpointError(
                 f"{weights_file}: refused to load: it is not a plain tensor state dict "
-                f"(torch.load(weights_only=True) failed: {str(exc).splitlines()[0]})"
+                f"(torch.load(weights_only=True) failed: {_unpickling_reason(exc)})"
             ) from exc
         except (RuntimeError, OSError, EOFError, ValueError) as exc:
             raise CheckpointError(f"{weights_file}: not a readable PyTorch checkpoint: {exc}") from exc
@@ -125,6 +126,18 @@ def load_state_dict(weights_file: str | os.PathLike) -> dict[str, torch.Tensor]:
     if bad:
         raise CheckpointError(f"{weights_file}: entries that are not named tensors: {bad[:10]}")
     return dict(state)
+
+
+def _unpickling_reason(exc: Exception) -> str:
+    """The sentence of torch's long weights_only message that says why (e.g. "Unsupported global:
+    GLOBAL io.open was not an allowed global by default"), without its terminal colours."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    for line in text.splitlines():
+        if "WeightsUnpickler error:" in line:
+            return line.split("WeightsUnpickler error:", 1)[1].strip().split(". ")[0]
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def check_keys(expected: Mapping[str, torch.Tensor], found: Mapping[str, torch.Tensor], source: str) -> None:

@@ -23,6 +23,22 @@ CONFIG_NAME = "config.json"
 CLASS_NAME = "VQGANModel"
 OPEN_MUSE_VERSION = "0.0.1"
 
+# Sane bounds on what a config.json may ask for (checked before any model is built: a 1 KB file
+# could otherwise ask for hundreds of GB). The LVM release is far inside every one of them:
+# resolution 256, widths up to 768, 5 levels, 2 blocks, z 64, 146M parameters, 33 MB per image.
+LIMITS = {
+    "resolution": 1024,
+    "num_channels": 16,
+    "hidden_channels": 4096,
+    "num_res_blocks": 8,
+    "z_channels": 2048,
+    "quantized_embed_dim": 2048,
+}
+MAX_WIDTH = 4096  # hidden_channels * channel_mult[i], the widest layer
+MAX_LEVELS = 8  # len(channel_mult)
+MAX_ATTN_RESOLUTIONS = 8
+MAX_ACTIVATION_BYTES = 1 << 30  # the largest float32 feature map of one image (width * side**2 * 4)
+
 
 @dataclass(frozen=True)
 class VQGANConfig:
@@ -44,8 +60,11 @@ class VQGANConfig:
 
     def __post_init__(self) -> None:
         # Normalise lists from JSON into tuples so the config stays hashable.
-        object.__setattr__(self, "channel_mult", tuple(int(m) for m in self.channel_mult))
-        object.__setattr__(self, "attn_resolutions", tuple(int(r) for r in self.attn_resolutions))
+        for name in ("channel_mult", "attn_resolutions"):
+            try:
+                object.__setattr__(self, name, tuple(int(m) for m in getattr(self, name)))
+            except (OverflowError, ValueError, TypeError):  # inf, NaN, a string: JSON allows them all
+                raise ValueError(f"VQGANConfig.{name}: must be a list of integers (got {getattr(self, name)!r})") from None
         self._validate()
 
     # ---- derived quantities (open-muse computes the same ones) ----
@@ -77,8 +96,15 @@ class VQGANConfig:
         if isinstance(self.num_res_blocks, bool) or not isinstance(self.num_res_blocks, int) \
                 or self.num_res_blocks < 0:
             raise bad("num_res_blocks", "must be an integer >= 0")
+        for name, limit in LIMITS.items():
+            if getattr(self, name) > limit:
+                raise bad(name, f"at most {limit} (a sane bound)")
         if not self.channel_mult or any(m <= 0 for m in self.channel_mult):
             raise bad("channel_mult", "must be a non-empty list of positive integers")
+        if len(self.channel_mult) > MAX_LEVELS:
+            raise bad("channel_mult", f"at most {MAX_LEVELS} levels")
+        if len(self.attn_resolutions) > MAX_ATTN_RESOLUTIONS:
+            raise bad("attn_resolutions", f"at most {MAX_ATTN_RESOLUTIONS} entries")
         if self.num_res_blocks == 0 and any(m != 1 for m in self.channel_mult):
             # with no encoder ResnetBlocks nothing changes the width between levels
             raise bad("channel_mult", "must be all 1 when num_res_blocks is 0")
@@ -88,6 +114,12 @@ class VQGANConfig:
         if any(w % NUM_GROUPS for w in widths):
             raise bad("hidden_channels", f"hidden_channels*channel_mult must be multiples of {NUM_GROUPS} "
                                          f"(GroupNorm groups); widths would be {widths}")
+        if max(widths) > MAX_WIDTH:
+            raise bad("channel_mult", f"hidden_channels*channel_mult must be at most {MAX_WIDTH}; widths would be {widths}")
+        activation = max(w * (self.resolution >> i) ** 2 * 4 for i, w in enumerate(widths))
+        if activation > MAX_ACTIVATION_BYTES:
+            raise bad("resolution", f"with widths {widths} one image's largest feature map is {activation / 2**30:.1f} GiB, "
+                                    f"over the {MAX_ACTIVATION_BYTES / 2**30:.0f} GiB bound")
         if self.num_embeddings > 65536:
             raise bad("num_embeddings", "codes are stored as uint16, so at most 65536")
         if not 0.0 <= float(self.dropout) < 1.0:
