@@ -40,7 +40,7 @@ def test_natural_order_and_folder_grouping():
 def test_clip_follows_the_stride_in_natural_frame_order(tmp_path):
     write_frames(tmp_path / "jump" / "v1", 320, pad=0)  # 1.png .. 320.png, unpadded names
     write_frames(tmp_path / "run" / "v2", 160)
-    outs = read(FrameFolderSource(path=str(tmp_path), unit_size=1))
+    outs = read(FrameFolderSource(path=str(tmp_path), unit_size=1, short_video="reject"))
     assert all(isinstance(o, Item) for o in outs) and len(outs) == 32
     for folder in ("jump/v1", "run/v2"):
         frames = [o for o in outs if o.record == folder]
@@ -70,7 +70,7 @@ def test_a_bad_sampled_frame_rejects_the_video_naming_the_frame(tmp_path):
     write_frames(tmp_path / "v", 151)  # one span at stride 10: the clip is frames 0, 10, ..., 150
     (tmp_path / "v" / "000011.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     write_frames(tmp_path / "short", 150)
-    outs = read(FrameFolderSource(path=str(tmp_path)))
+    outs = read(FrameFolderSource(path=str(tmp_path), short_video="reject"))
     assert [(o.record, o.reason) for o in outs] == [("short", "video_too_short"), ("v", "not_an_image")]
     assert all(isinstance(o, Reject) for o in outs)
     assert "frame 000011.png" in outs[1].detail
@@ -91,3 +91,18 @@ def test_passes_the_plugin_conformance_suite(tmp_path):
     from uvd_pipeline.testing import check_source
 
     check_source(FrameFolderSource, tmp_dir=tmp_path, fresh_process=False)
+
+
+def test_a_short_folder_gets_the_stride_shrunk_as_lvm_read_frames_from_dir_does(tmp_path):
+    """LVM's rule: stride = min(stride, (n - 1) // 15); fewer frames than the clip is still a reject."""
+    write_frames(tmp_path / "v", 100)  # strides 10/20/30 need 151/301/451 frames
+    write_frames(tmp_path / "tiny", 15)
+    outs = read(FrameFolderSource(path=str(tmp_path)))
+    rejects = [o for o in outs if isinstance(o, Reject)]
+    assert [(r.record, r.reason, r.detail) for r in rejects] == [
+        ("tiny", "video_too_short", "tiny: 15 frames; 16 frames at stride 1 need 16")
+    ]
+    frames = [o for o in outs if isinstance(o, Item)]
+    m = frames[0].meta
+    assert m["stride"] == min(m["stride_drawn"], (100 - 1) // 15) == 6 and m["stride_drawn"] in (10, 20, 30)
+    assert [frame_number(f) - 1 for f in frames] == [m["start"] + 6 * k for k in range(16)]

@@ -114,7 +114,8 @@ def write_video(path: Path, fourcc: str, frames, fps: float = 25.0) -> int:
 
 
 def make_videos(root: Path, rng: np.random.Generator) -> dict[str, int]:
-    """`videos/`: mp4, avi and mov files, one too short for any stride, one cut short, one corrupt."""
+    """`videos/`: mp4, avi and mov files, one too short for any stride (the source shrinks its
+    stride to fit, as LVM does, unless `short_video: reject`), one cut short, one corrupt."""
     base = root / "videos"
     base.mkdir(parents=True, exist_ok=True)
     for name, fourcc, n, (w, h) in VIDEO_FILES:
@@ -128,7 +129,7 @@ def make_videos(root: Path, rng: np.random.Generator) -> dict[str, int]:
 
 
 def make_frame_folders(root: Path, rng: np.random.Generator) -> dict[str, int]:
-    """`frames/<video>/000001.jpg`: two frame-folder videos and one too short."""
+    """`frames/<video>/000001.jpg`: two frame-folder videos and one too short for stride 10 (shrunk)."""
     base = root / "frames"
     folders = [("dance", 170, (192, 144)), ("cooking", 200, (160, 160)), ("blink", 40, (128, 96))]
     for name, n, (w, h) in folders:

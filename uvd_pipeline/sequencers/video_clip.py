@@ -4,7 +4,9 @@ The video sources (sources/video.py, sources/frame_folder.py) choose the stride 
 decode and tag each frame with meta {video, video_id, frame_index, stride, start, clip_length}. This
 sequencer groups the frames of each clip in the order given, checks that they are exactly
 start, start + stride, ..., clip_length of them, and writes the frame indices, stride and start
-into the sequence's provenance (so the manifest shows which frames were used). split_key = the
+into the sequence's provenance (so the manifest shows which frames were used); `stride` is the
+stride actually used, and `stride_drawn` (when the source shrank a stride to fit a short video,
+sources/video.py `short_video`) the one drawn before. split_key = the
 video's id: every clip of a video falls in the same split.
 """
 
@@ -19,7 +21,7 @@ from ..stages import Sequencer
 from ..types import Item, Reject, VisualSequence
 
 REQUIRED_META = ("video", "video_id", "frame_index", "stride", "start", "clip_length")
-PROVENANCE_META = ("n_frames", "fps")
+PROVENANCE_META = ("n_frames", "fps", "stride_drawn")
 
 
 def group_clips(items: list[Item]) -> tuple[dict[tuple, list[Item]], list[Reject]]:

@@ -43,6 +43,7 @@ from .image_folder import read_image_file
 from .video import (
     Clip,
     ClipParams,
+    ShortVideo,
     plan_clip,
     too_short_detail,
 )
@@ -65,6 +66,9 @@ class AnnotatedClipParams(ClipParams):
     strides: list[int] = Field(default_factory=lambda: [1, 2], min_length=1)
     path: str = Field(description="the dataset's root folder")
     unit_size: int = Field(default=8, ge=1, description="videos per work unit")
+    short_video: ShortVideo = Field(
+        default="reject", description="annotated clips keep the strides that fit unless set to shrink_stride"
+    )
 
 
 class _AnnotatedVideoSource(Source):
@@ -75,9 +79,10 @@ class _AnnotatedVideoSource(Source):
 
     def clip_for(self, source: str, video_id: str, n_annotated: int, record: str) -> Clip | Reject:
         p = self.params
-        clip = plan_clip(n_annotated, p.frames, p.strides, rng_for("video_clip", p.seed, source, video_id))
+        rng = rng_for("video_clip", p.seed, source, video_id)
+        clip = plan_clip(n_annotated, p.frames, p.strides, rng, p.short_video)
         if clip is None:
-            detail = too_short_detail(n_annotated, p.frames, p.strides).replace("frames;", "annotated frames;", 1)
+            detail = too_short_detail(n_annotated, p.frames, p.strides, p.short_video).replace("frames;", "annotated frames;", 1)
             return Reject(record, "video_too_short", f"{record}: {detail}")
         return clip
 
@@ -89,7 +94,7 @@ def dataset_root(path: str) -> str:
 
 
 def clip_meta(record: str, video_id: str, clip: Clip, position: int, frame: Any, n_annotated: int) -> dict[str, Any]:
-    return {
+    meta = {
         "video": record,
         "video_id": video_id,
         "frame_index": position,
@@ -99,6 +104,9 @@ def clip_meta(record: str, video_id: str, clip: Clip, position: int, frame: Any,
         "clip_length": clip.length,
         "n_frames": n_annotated,
     }
+    if clip.stride_drawn:
+        meta["stride_drawn"] = clip.stride_drawn
+    return meta
 
 
 def _read_frames(

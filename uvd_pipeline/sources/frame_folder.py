@@ -3,8 +3,11 @@
 Many video datasets ship decoded frames. A video is any folder that directly holds image files
 (nested layouts such as `class/video/00001.png` work too); its frames are the images in natural
 order (`2.jpg` before `10.jpg`), and frame index k is the k-th of them, counted from 0. The clip is
-drawn exactly as for video files (sources/video.py: stride from `strides` among those that fit,
-uniform start, seeded by (params.seed, source name, video)); only the sampled frame files are read.
+drawn exactly as for video files (sources/video.py: `short_video` shrinks the stride to fit by
+default, as LVM's `read_frames_from_dir` does, or draws only among the strides that fit; uniform
+start; seeded by (params.seed, source name, video)); only the sampled frame files are read. Frames
+are decoded with PIL and resized by the pipeline's PIL resize, as LVM reads frame folders
+(`read_image_to_tensor`), so this source has no `resize` option.
 
 Items: record = the folder's relative path (accounting is per video); each frame is a file, so its
 image id is the hash of the file's bytes (DESIGN.md, Identity); meta as for video files plus
@@ -69,9 +72,11 @@ class FrameFolderSource(Source):
     def read_folder(self, root: str, folder: str, names: list[str], source: str) -> Iterator[Item | Reject]:
         p = self.params
         video_id = hash_hex("frame_folder", folder)
-        clip = plan_clip(len(names), p.frames, p.strides, rng_for("video_clip", p.seed, source, video_id))
+        rng = rng_for("video_clip", p.seed, source, video_id)
+        clip = plan_clip(len(names), p.frames, p.strides, rng, p.short_video)
         if clip is None:
-            yield Reject(folder, "video_too_short", f"{folder}: " + too_short_detail(len(names), p.frames, p.strides))
+            detail = too_short_detail(len(names), p.frames, p.strides, p.short_video)
+            yield Reject(folder, "video_too_short", f"{folder}: {detail}")
             return
         items = []
         for index in clip.indices:
@@ -86,6 +91,8 @@ class FrameFolderSource(Source):
                 "clip_length": clip.length,
                 "n_frames": len(names),
             }
+            if clip.stride_drawn:
+                meta["stride_drawn"] = clip.stride_drawn
             got = read_image_file(join(root, posixpath.join(folder, name) if folder != "." else name), folder, meta)
             if isinstance(got, Reject):
                 yield Reject(folder, got.reason, f"frame {name}: {got.detail}")

@@ -1,10 +1,26 @@
 """Video files (mp4, avi, webm, mkv, mov) -> the frames of one seeded clip per video.
 
-The paper's rule: 16 frames at stride 10, 20 or 30, random start; a stride that does not fit the
-video is skipped. For each video the source reads the frame count, keeps the strides of `strides`
-whose span ((frames - 1) * stride + 1) fits, draws one of them and a start uniformly, and decodes
-only those frames. A video no stride fits is a reject (`video_too_short`, with the count and the
-shortest span).
+The paper's rule: 16 frames at stride 10, 20 or 30, random start. What happens when the video is
+shorter than a stride needs is the `short_video` parameter:
+
+- `shrink_stride` (default, as in the LVM code's `read_frames_from_video` / `read_frames_from_dir`):
+  a stride is drawn uniformly from `strides`, then capped to what the video can hold,
+  `min(stride, (n_frames - 1) // (frames - 1))` (LVM: `// 15` for its 16 frames), and a start is
+  drawn uniformly. Only a video with fewer frames than the clip (no stride fits, not even 1) is a
+  reject. The stride actually used is `stride` in the frames' meta and the manifest's provenance;
+  the drawn one is `stride_drawn`.
+- `reject` (the behaviour before issue 15): only the strides whose span ((frames - 1) * stride + 1)
+  fits are drawn from; a video no stride fits is a reject.
+
+A reject is `video_too_short` with the frame count and the span needed.
+
+Resizing is the `resize` parameter. `cv2` (default, as in the LVM code): each sampled frame is
+resized to 256x256 right after decoding with `cv2.resize(frame, (256, 256))` (OpenCV's default
+bilinear filter, on the frame as decoded), so it reaches the pipeline at its final size and the
+pipeline's PIL resize leaves it as it is. `pil`: frames leave the source at full size and go through
+the pipeline's PIL resize like every other image (the behaviour before issue 15). With `cv2` the
+recipe's `preprocess.center_crop` no longer reaches video frames (they are square already); the
+source's own `center_crop` crops the largest centred square before the cv2 resize instead.
 
 Seeds: the draw uses `rng_for("video_clip", params.seed, unit.source, video id)`: the source's
 `seed` parameter (the recipe's `seed` unless the source entry sets its own), the recipe's source
@@ -23,7 +39,7 @@ early, the clip is planned again on the count actually decoded.
 
 Items: one per sampled frame. record = the video's relative path (accounting is per video), image
 id = hash("frame", video id, frame index) (DESIGN.md, Identity), meta = {video, video_id,
-frame_index, stride, start, clip_length, n_frames, fps}. The `video_clip` sequencer turns them into
+frame_index, stride, start, clip_length, n_frames, fps} (+ stride_drawn with shrink_stride). The `video_clip` sequencer turns them into
 one sequence and records the frame indices in the manifest's provenance.
 """
 
@@ -36,19 +52,20 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..ids import ID_HEX, hash_hex, rng_for
 from ..storage import filesystem
-from ..types import Image, Item, Reject
+from ..types import IMAGE_SIZE, Image, Item, Reject
 from .image_folder import FileFolderSource
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".webm", ".mkv", ".mov", ".m4v")
 CLIP_LENGTH = 16
 PAPER_STRIDES = (10, 20, 30)
+ShortVideo = Literal["shrink_stride", "reject"]
 
 
 class ClipParams(BaseModel):
@@ -58,6 +75,11 @@ class ClipParams(BaseModel):
     frames: int = Field(default=CLIP_LENGTH, ge=1, le=16, description="frames per clip")
     strides: list[int] = Field(default_factory=lambda: list(PAPER_STRIDES), min_length=1)
     seed: int = Field(default=0, description="seeds the stride and start per video")
+    short_video: ShortVideo = Field(
+        default="shrink_stride",
+        description="a video shorter than the drawn stride needs: shrink the stride to fit (LVM) or "
+        "draw only among the strides that fit and reject when none does",
+    )
 
     @field_validator("strides")
     @classmethod
@@ -72,6 +94,7 @@ class Clip:
     start: int
     stride: int
     length: int
+    stride_drawn: int = 0  # the stride drawn before shrinking (0: not recorded)
 
     @property
     def indices(self) -> list[int]:
@@ -82,8 +105,17 @@ class Clip:
         return (self.length - 1) * self.stride + 1
 
 
-def plan_clip(n_frames: int, length: int, strides: list[int], rng: np.random.Generator) -> Clip | None:
-    """A stride drawn among those whose span fits n_frames, and a start drawn uniformly; None if none fits."""
+def plan_clip(
+    n_frames: int, length: int, strides: list[int], rng: np.random.Generator, short_video: ShortVideo = "reject"
+) -> Clip | None:
+    """Where a clip of `length` frames lies in a video of n_frames; None when the video is too short.
+
+    `reject`: a stride drawn among those whose span fits n_frames, a start drawn uniformly; None if
+    none fits. `shrink_stride`: a stride drawn among all of `strides`, capped to
+    (n_frames - 1) // (length - 1), then a start drawn uniformly; None only if n_frames < length.
+    """
+    if short_video == "shrink_stride":
+        return _plan_shrinking(n_frames, length, sorted(set(strides)), rng)
     fitting = [s for s in sorted(set(strides)) if (length - 1) * s + 1 <= n_frames]
     if not fitting:
         return None
@@ -92,8 +124,17 @@ def plan_clip(n_frames: int, length: int, strides: list[int], rng: np.random.Gen
     return Clip(start, stride, length)
 
 
-def too_short_detail(n_frames: int, length: int, strides: list[int]) -> str:
-    s = min(strides)
+def _plan_shrinking(n_frames: int, length: int, strides: list[int], rng: np.random.Generator) -> Clip | None:
+    if n_frames < length:
+        return None
+    drawn = strides[int(rng.integers(len(strides)))]
+    stride = drawn if length == 1 else min(drawn, (n_frames - 1) // (length - 1))
+    start = int(rng.integers(0, n_frames - (length - 1) * stride))
+    return Clip(start, stride, length, stride_drawn=drawn)
+
+
+def too_short_detail(n_frames: int, length: int, strides: list[int], short_video: ShortVideo = "reject") -> str:
+    s = 1 if short_video == "shrink_stride" else min(strides)
     return f"{n_frames} frames; {length} frames at stride {s} need {(length - 1) * s + 1}"
 
 
@@ -111,6 +152,11 @@ class VideoParams(ClipParams):
         default=250, ge=1, description="seek instead of grabbing when a clip starts this far in"
     )
     max_frame_pixels: int = Field(default=4096 * 2304, ge=1, description="frames larger than this are rejected")
+    resize: Literal["cv2", "pil"] = Field(
+        default="cv2",
+        description="cv2: cv2.resize each frame to 256x256 when decoded (LVM); pil: leave it to the pipeline",
+    )
+    center_crop: bool = Field(default=False, description="with resize: cv2, crop the centred square first")
 
 
 class VideoSource(FileFolderSource):
@@ -140,6 +186,8 @@ class VideoSource(FileFolderSource):
                 "clip_length": clip.length,
                 **info,
             }
+            if clip.stride_drawn:
+                meta["stride_drawn"] = clip.stride_drawn
             yield Item(record=record, image=Image(frame_id(video_id, index), rgb), meta=meta)
 
 
@@ -205,11 +253,13 @@ def sample_clip(
         cap.release()
     n_frames = reported if reported > 0 else count_frames(path)
     for attempt in range(2):
-        clip = plan_clip(n_frames, p.frames, p.strides, rng)
+        clip = plan_clip(n_frames, p.frames, p.strides, rng, p.short_video)
         if clip is None:
-            return Reject(record, "video_too_short", f"{record}: " + too_short_detail(n_frames, p.frames, p.strides))
+            detail = too_short_detail(n_frames, p.frames, p.strides, p.short_video)
+            return Reject(record, "video_too_short", f"{record}: {detail}")
         try:
-            frames = decode_frames(path, clip.indices, p.seek_threshold)
+            resize = ResizeFrames(IMAGE_SIZE, p.center_crop) if p.resize == "cv2" else None
+            frames = decode_frames(path, clip.indices, p.seek_threshold, resize)
         except _EndOfVideo as end:
             if attempt == 0 and 0 < end.frames_seen < n_frames:
                 n_frames = count_frames(path)  # the container over-reported; plan on the real count
@@ -237,10 +287,31 @@ def count_frames(path: str) -> int:
     return n
 
 
-def decode_frames(path: str, indices: list[int], seek_threshold: int) -> list[np.ndarray]:
+@dataclass(frozen=True)
+class ResizeFrames:
+    """LVM's frame resize: optional centred square crop, then `cv2.resize(frame, (size, size))`."""
+
+    size: int = IMAGE_SIZE
+    center_crop: bool = False
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        cv2 = _cv2()
+        if self.center_crop:
+            h, w = frame.shape[:2]
+            side = min(h, w)
+            top, left = (h - side) // 2, (w - side) // 2
+            frame = frame[top : top + side, left : left + side]
+        return cv2.resize(frame, (self.size, self.size))
+
+
+def decode_frames(
+    path: str, indices: list[int], seek_threshold: int, resize: ResizeFrames | None = None
+) -> list[np.ndarray]:
     """RGB frames at increasing `indices`. Frames between them are grabbed (decoded, never converted
     to arrays); a first index at or past `seek_threshold` is reached by a seek, checked by reading
-    the position back, else by grabbing from the start."""
+    the position back, else by grabbing from the start. `resize`, when given, is applied to each
+    frame as decoded (before the BGR -> RGB swap, as the LVM code does; the resize works per channel,
+    so the order does not change the pixels)."""
     cv2 = _cv2()
     cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
     try:
@@ -261,6 +332,8 @@ def decode_frames(path: str, indices: list[int], seek_threshold: int) -> list[np
             if not ok or bgr is None:
                 raise _EndOfVideo(pos)
             pos += 1
+            if resize is not None:
+                bgr = resize(bgr)
             out.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
         return out
     finally:

@@ -78,15 +78,17 @@ def paired(tmp_dir: Path) -> dict[str, Any]:
 
 
 def video(tmp_dir: Path) -> dict[str, Any]:
-    """A 40-frame MP4 and a 5-frame AVI (too short for any clip of 4 at stride 3 or 5)."""
+    """A 40-frame MP4, a 6-frame AVI (strides 3 and 5 shrink to 1 for it) and a 3-frame AVI (too
+    short for a clip of 4 even at stride 1)."""
     rng = np.random.default_rng(0)
     write_video(tmp_dir / "clip.mp4", "mp4v", (f for f, _, _ in Scene(rng, 48, 32).frames(40)))
-    write_video(tmp_dir / "short.avi", "MJPG", (f for f, _, _ in Scene(rng, 48, 32).frames(5)))
+    write_video(tmp_dir / "short.avi", "MJPG", (f for f, _, _ in Scene(rng, 48, 32).frames(6)))
+    write_video(tmp_dir / "tiny.avi", "MJPG", (f for f, _, _ in Scene(rng, 48, 32).frames(3)))
     return {"params": {"path": str(tmp_dir), "frames": 4, "strides": [3, 5]}}
 
 
 def frame_folder(tmp_dir: Path) -> dict[str, Any]:
-    """Two folders of numbered PNG frames, 12 and 3 long."""
+    """Two folders of numbered PNG frames, 12 and 3 long (the 3 cannot hold a clip of 4)."""
     from PIL import Image as PILImage
 
     for name, n in (("walk", 12), ("blink", 3)):
