@@ -27,11 +27,70 @@ def _person(pose=POSE, visible=None):
     return np.column_stack([pose, v])
 
 
-def test_openpose_golden():
+def _two_people():
     second = _person(POSE * 0.5 + [5, 70])
     second[COCO_KEYPOINTS.index("left_shoulder"), 2] = 0  # no neck for this one
     second[COCO_KEYPOINTS.index("right_wrist")] = [-5, 90, 2]  # outside the image: skipped
-    check_golden("openpose", draw_openpose([_person(), second], 120, 160))
+    return [_person(), second]
+
+
+def test_openpose_golden():
+    """style: openpose is the drawing from before issue 15, unchanged (the golden is that one)."""
+    check_golden("openpose", draw_openpose(_two_people(), 120, 160, style="openpose"))
+
+
+def test_controlnet_golden():
+    check_golden("openpose_controlnet", draw_openpose(_two_people(), 120, 160))
+
+
+def _at(name):
+    x, y = POSE[COCO_KEYPOINTS.index(name)].astype(int)
+    return y, x
+
+
+def test_controlnet_style_draws_full_colour_joints_over_limbs_at_sixty_percent():
+    cn = draw_openpose([_person()], 120, 160, style="controlnet")
+    op = draw_openpose([_person()], 120, 160, style="openpose")
+    # A joint under its limbs: whole and at full colour in controlnet, tinted by the limbs in openpose.
+    for name in ("left_elbow", "right_knee", "left_hip"):
+        colour = np.array(COLOURS[OPENPOSE_KEYPOINTS.index(name)])
+        assert cn[_at(name)].tolist() == colour.tolist(), name
+        assert op[_at(name)].tolist() != colour.tolist(), name
+    # Mid-limb, far from any joint: the limb's colour at 60 %, truncated (controlnet_aux's uint8 cast),
+    # and the same colour as openpose's 60 % blend over black (rounded) up to that rounding.
+    limb = LIMBS.index((OPENPOSE_KEYPOINTS.index("left_hip"), OPENPOSE_KEYPOINTS.index("left_knee")))
+    y, x = ((POSE[COCO_KEYPOINTS.index("left_hip")] + POSE[COCO_KEYPOINTS.index("left_knee")]) / 2).astype(int)[::-1]
+    expected = (np.array(COLOURS[limb]) * 0.6).astype(np.uint8)
+    assert cn[y, x].tolist() == expected.tolist()
+    assert np.abs(op[y, x].astype(int) - expected.astype(int)).max() <= 1
+    # Every limb pixel is one of the 60 % colours; every full-colour pixel belongs to a joint dot.
+    sixty = {tuple((np.array(c) * 0.6).astype(np.uint8).tolist()) for c in COLOURS[: len(LIMBS)]}
+    present = {tuple(c) for c in cn.reshape(-1, 3).tolist()} - {(0, 0, 0)}
+    assert present <= sixty | set(COLOURS)
+
+
+def test_controlnet_style_lets_a_later_limb_cover_an_earlier_one():
+    """Where two limbs cross, controlnet's opaque fill shows the later limb's colour alone;
+    openpose's blending mixes both."""
+    p = np.zeros((17, 3))
+    for name, xy in (("right_shoulder", (20, 20)), ("left_shoulder", (100, 20)),
+                     ("right_elbow", (100, 100)), ("left_elbow", (20, 100))):  # fmt: skip
+        p[COCO_KEYPOINTS.index(name)] = (*xy, 2)
+    cn = draw_openpose([p], 120, 160)
+    op = draw_openpose([p], 120, 160, style="openpose")
+    y, x = 60, 60  # the right upper arm (limb 2-3) and the left one (5-6) cross here
+    later = LIMBS.index((5, 6))
+    assert cn[y, x].tolist() == (np.array(COLOURS[later]) * 0.6).astype(np.uint8).tolist()
+    earlier = LIMBS.index((2, 3))
+    mixed = 0.4 * (0.6 * np.array(COLOURS[earlier])) + 0.6 * np.array(COLOURS[later])
+    assert np.abs(op[y, x] - mixed).max() <= 1
+
+
+def test_an_unknown_style_is_refused():
+    with pytest.raises(ValueError, match="style"):
+        draw_openpose([_person()], 120, 160, style="mmpose")
+    with pytest.raises(Exception, match="style"):
+        OpenPoseRenderer(style="mmpose")
 
 
 def test_coco_to_openpose_mapping_and_neck():

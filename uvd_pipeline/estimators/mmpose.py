@@ -16,7 +16,7 @@ from pydantic import Field
 
 from ..errors import BadInput
 from ..renderers.boxes import coco_annotations
-from ..renderers.openpose import draw_openpose
+from ..renderers.openpose import PoseStyle, draw_openpose
 from ..types import Item
 from .base import Estimator, EstimatorParams
 
@@ -34,6 +34,7 @@ class MMPoseParams(EstimatorParams):
     person_category_id: int = 1
     score_threshold: float = Field(default=0.3, ge=0, le=1)
     stroke_at_256: float = Field(default=2.0, gt=0, le=16)
+    style: PoseStyle = Field(default="controlnet", description="drawing order, as the openpose renderer's style")
 
 
 def mmpose_available() -> bool:
@@ -95,4 +96,4 @@ class MMPoseEstimator(Estimator):
         if not people:
             return None
         h, w = item.image.pixels.shape[:2]
-        return draw_openpose(people, w, h, self.params.stroke_at_256)
+        return draw_openpose(people, w, h, self.params.stroke_at_256, self.params.style)

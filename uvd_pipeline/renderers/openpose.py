@@ -1,16 +1,25 @@
 """Human pose as an OpenPose skeleton on a black canvas.
 
 COCO's 17 keypoints are mapped to OpenPose's 18 (the neck is the midpoint of the shoulders when
-both are visible); limbs use OpenPose's pairs and colours, joints are dots in the joint colours.
-As in OpenPose's own drawing, limbs are ellipses blended at 60 % over what is below them. A keypoint
-that is invisible (v = 0) or outside the image is skipped, and so is every limb that touches it.
+both are visible); limbs use OpenPose's pairs and colours, joints are dots in the joint colours,
+limbs are ellipses along the bone. A keypoint that is invisible (v = 0) or outside the image is
+skipped, and so is every limb that touches it. Two drawing orders, the `style` parameter
+(docs/POSE.md says which the LVM paper's figures resemble and why the default is what it is):
+
+- `controlnet` (default): the convention of controlnet_aux's OpenPose annotator, which most
+  pose-conditioned image models use: every limb filled opaque (a later limb covers an earlier one),
+  then the whole canvas scaled to 60 % (limbs at 60 % of their colour), then the joints drawn on top
+  at full colour.
+- `openpose`: the original OpenPose demo: joints first, then each limb blended at 60 % over what is
+  below it (joint dots under a limb are tinted by it).
+
 Pose estimators (estimators/mmpose.py) draw their predictions with the same `draw_openpose`.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image as PILImage
@@ -49,6 +58,7 @@ COLOURS = (
     (0, 0, 255), (85, 0, 255), (170, 0, 255), (255, 0, 255), (255, 0, 170), (255, 0, 85),
 )  # fmt: skip
 LIMB_ALPHA = 0.6
+PoseStyle = Literal["controlnet", "openpose"]
 
 
 def coco_to_openpose(keypoints: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -85,24 +95,62 @@ def _limb_polygon(a: np.ndarray, b: np.ndarray, half_width: float, steps: int = 
     return pts
 
 
-def draw_openpose(people: list[np.ndarray], width: int, height: int, at_256: float = 2.0) -> np.ndarray:
+def draw_openpose(
+    people: list[np.ndarray], width: int, height: int, at_256: float = 2.0, style: PoseStyle = "controlnet"
+) -> np.ndarray:
     """People given as (17, 3) COCO keypoint arrays, drawn as OpenPose skeletons on black."""
-    canvas = np.zeros((height, width, 3), dtype=np.uint8)
     size = stroke_size(width, height, at_256)
     joints = [coco_to_openpose(p, width, height) for p in people]
-    img = PILImage.fromarray(canvas)
+    if style == "controlnet":
+        return _draw_limbs_then_joints(joints, width, height, size)
+    if style == "openpose":
+        return _draw_joints_then_blend_limbs(joints, width, height, size)
+    raise ValueError(f"style must be 'controlnet' or 'openpose', got {style!r}")
+
+
+def _limb_mask(a: np.ndarray, b: np.ndarray, half_width: float, width: int, height: int) -> np.ndarray:
+    mask_img = PILImage.new("L", (width, height), 0)
+    ImageDraw.Draw(mask_img).polygon(_limb_polygon(a, b, half_width), fill=255)
+    return np.asarray(mask_img) > 0
+
+
+def _draw_joints(img: PILImage.Image, joints: list[np.ndarray], size: int, joint_outer: bool) -> None:
+    """Joint dots; `joint_outer`: loop joints outside, people inside (which dot covers which)."""
     draw = ImageDraw.Draw(img)
-    for person in joints:
-        for j, (x, y, v) in enumerate(person):
-            if v > 0:
-                draw.ellipse([x - size, y - size, x + size, y + size], fill=COLOURS[j])
+    order = (
+        [(j, person) for j in range(len(OPENPOSE_KEYPOINTS)) for person in joints]
+        if joint_outer
+        else [(j, person) for person in joints for j in range(len(OPENPOSE_KEYPOINTS))]
+    )
+    for j, person in order:
+        x, y, v = person[j]
+        if v > 0:
+            draw.ellipse([x - size, y - size, x + size, y + size], fill=COLOURS[j])
+
+
+def _draw_limbs_then_joints(joints: list[np.ndarray], width: int, height: int, size: int) -> np.ndarray:
+    """controlnet_aux's order: opaque limbs (limb by limb, each over every person), the canvas at
+    60 % (truncated to integers), then full-colour joints (joint by joint) on top."""
+    canvas = np.zeros((height, width, 3), dtype=np.uint8)
+    for i, (ja, jb) in enumerate(LIMBS):
+        for person in joints:
+            if person[ja, 2] > 0 and person[jb, 2] > 0:
+                canvas[_limb_mask(person[ja, :2], person[jb, :2], size, width, height)] = COLOURS[i]
+    canvas = (canvas * LIMB_ALPHA).astype(np.uint8)
+    img = PILImage.fromarray(canvas)
+    _draw_joints(img, joints, size, joint_outer=True)
+    return np.asarray(img, dtype=np.uint8).copy()
+
+
+def _draw_joints_then_blend_limbs(joints: list[np.ndarray], width: int, height: int, size: int) -> np.ndarray:
+    """The OpenPose demo's order: joints, then each limb blended at 60 % over what is below."""
+    img = PILImage.fromarray(np.zeros((height, width, 3), dtype=np.uint8))
+    _draw_joints(img, joints, size, joint_outer=False)
     canvas = np.asarray(img, dtype=np.uint8).copy()
     for person in joints:
         for i, (ja, jb) in enumerate(LIMBS):
             if person[ja, 2] > 0 and person[jb, 2] > 0:
-                mask_img = PILImage.new("L", (width, height), 0)
-                ImageDraw.Draw(mask_img).polygon(_limb_polygon(person[ja, :2], person[jb, :2], size), fill=255)
-                mask = np.asarray(mask_img) > 0
+                mask = _limb_mask(person[ja, :2], person[jb, :2], size, width, height)
                 blended = (1 - LIMB_ALPHA) * canvas[mask] + LIMB_ALPHA * np.array(COLOURS[i], dtype=np.float64)
                 canvas[mask] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
     return canvas
@@ -130,6 +178,9 @@ def people_from_meta(meta: dict[str, Any]) -> list[np.ndarray]:
 class OpenPoseParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     stroke_at_256: float = Field(default=2.0, gt=0, le=16, description="limb half-width / joint radius at 256")
+    style: PoseStyle = Field(
+        default="controlnet", description="controlnet: limbs, then joints on top; openpose: joints, limbs blended over"
+    )
 
 
 class OpenPoseRenderer(Renderer):
@@ -142,4 +193,4 @@ class OpenPoseRenderer(Renderer):
         if not people:
             return None
         h, w = item.image.pixels.shape[:2]
-        return draw_openpose(people, w, h, self.params.stroke_at_256)
+        return draw_openpose(people, w, h, self.params.stroke_at_256, self.params.style)
