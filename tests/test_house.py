@@ -9,7 +9,7 @@ from pathlib import Path
 import uvd_pipeline
 
 PACKAGE = Path(uvd_pipeline.__file__).parent
-PLUGINS = {"sources", "renderers", "sequencers", "transforms", "estimators"}
+PLUGINS = {"sources", "renderers", "sequencers", "transforms", "estimators", "filters"}
 # area -> areas it must never import (an area is a subpackage, or "" for the package root)
 FORBIDDEN = {
     **{p: {"samples", "testing", "cli", "engines", "audit", "pipeline"} for p in PLUGINS},

@@ -10,13 +10,14 @@ from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
 
 from .errors import UnknownPluginError
-from .stages import Plugin, Renderer, Sequencer, Source, Transform
+from .stages import Filter, Plugin, Renderer, Sequencer, Source, Transform
 
 KINDS: dict[str, tuple[str, type[Plugin]]] = {
     "source": ("uvd_pipeline.sources", Source),
     "renderer": ("uvd_pipeline.renderers", Renderer),
     "transform": ("uvd_pipeline.transforms", Transform),
     "sequencer": ("uvd_pipeline.sequencers", Sequencer),
+    "filter": ("uvd_pipeline.filters", Filter),
 }
 
 

@@ -8,19 +8,23 @@ any work starts. Each kind has one method to implement:
 - Renderer.render(item)    -> the annotation drawn as an image at the item's resolution
 - Transform.apply(pixels)  -> a derived 256x256 image (corruption), seeded per image
 - Sequencer.build(items)   -> yields VisualSequence or Reject
+- Filter.score(image)      -> named scores of one image (curation); Filter.check(scores) -> keep or why not
 
 plus Source.units() to split the input into deterministic work units.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from .errors import UvdError
 from .types import Item, Reject, VisualSequence, WorkUnit
 
 
@@ -123,3 +127,85 @@ class Sequencer(Plugin):
         Predictions should be exact when no record is rejected: the planner's test checks it.
         """
         return n_records, n_records
+
+
+@dataclass
+class SignatureImage:
+    """One image as the curation pass sees it: `pixels` H x W x 3 uint8 RGB, decoded at a reduced
+    size where the format allows (JPEG draft mode); `width` and `height` the ORIGINAL size (before
+    the reduced decode); `record` the record the image belongs to (for messages)."""
+
+    pixels: np.ndarray
+    width: int
+    height: int
+    record: str = ""
+
+
+class MissingScoreError(UvdError, ValueError):
+    """Filter.check() was given scores without one that an active threshold needs."""
+
+
+class Filter(Plugin):
+    """Scores an image (curation); the recipe sets thresholds on the scores.
+
+    `score(image)` returns named scores: finite Python floats, JSON-able, the same for the same
+    pixels and original size on every machine. They are stored, so a threshold can change without
+    scoring again: `check(scores)` decides from the stored scores alone, None to keep the image,
+    else a detail naming the filter, the score, its value and the threshold
+    ("image_stats: laplacian_var 3.1 < min_sharpness 10.0").
+
+    Thresholds are Params fields listed in `threshold_fields`; every other param changes what
+    `score` returns and so enters `score_identity()`. The simplest filter declares `limits`, which
+    maps each threshold field to (score name, "min" | "max"), and inherits `check`: a threshold set
+    to None is not applied. `score` may raise errors.BadInput(reason, detail) for an image it
+    cannot score (the record becomes a reject with that reason); never another exception.
+    """
+
+    #: Params fields that are thresholds on scores (not inputs to scoring).
+    threshold_fields: ClassVar[tuple[str, ...]] = ()
+    #: threshold field -> (score name, "min": keep when score >= threshold | "max": keep when <=)
+    limits: ClassVar[dict[str, tuple[str, str]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "limits" in cls.__dict__ and "threshold_fields" not in cls.__dict__:
+            cls.threshold_fields = tuple(cls.limits)
+
+    def score(self, image: SignatureImage) -> dict[str, float]:
+        raise NotImplementedError
+
+    def check(self, scores: dict[str, float]) -> str | None:
+        """None keeps the image; else why it is dropped. The default applies `limits`."""
+        for field, (score_name, bound) in self.limits.items():
+            threshold = getattr(self.params, field)
+            if threshold is None:
+                continue
+            if score_name not in scores:
+                raise MissingScoreError(
+                    f"{self.name or type(self).__name__}: no score {score_name!r} for threshold {field}; "
+                    f"scores given: {sorted(scores) or 'none'} (stored by another filter or version? score again)"
+                )
+            value = float(scores[score_name])
+            if bound == "min" and not value >= threshold:
+                return self.detail(score_name, value, "<", field, threshold)
+            if bound == "max" and not value <= threshold:
+                return self.detail(score_name, value, ">", field, threshold)
+        return None
+
+    def detail(self, score_name: str, value: float, op: str, field: str, threshold: float) -> str:
+        """The drop detail: "<filter>: <score> <value> <op> <threshold field> <threshold>"."""
+        return f"{self.name or type(self).__name__}: {score_name} {format_score(value)} {op} {field} {format_score(threshold)}"
+
+    def score_identity(self) -> list:
+        """[name, version, params without threshold fields]: stored scores are reusable exactly
+        when this is equal (a list, so that it compares equal after a JSON round trip)."""
+        params = {k: v for k, v in self.params_dict.items() if k not in self.threshold_fields}
+        return [self.name, self.version, params]
+
+
+def format_score(value: float) -> str:
+    """A score or threshold as a drop detail shows it: at most 4 decimals, "10.0" for ten."""
+    value = float(value)
+    if not math.isfinite(value):
+        return str(value)
+    return repr(round(value, 4) + 0.0)

@@ -35,7 +35,7 @@ BUILTINS = builtin_plugins()
 
 def test_the_builtins_come_from_every_group():
     kinds = {kind for kind, _ in BUILTINS}
-    assert kinds == {"source", "renderer", "transform", "sequencer"}
+    assert kinds == {"source", "renderer", "transform", "sequencer", "filter"}
     assert ("source", "coco_panoptic") in BUILTINS and ("renderer", "coco_panoptic") in BUILTINS
 
 

@@ -12,10 +12,10 @@ from rich.table import Table
 
 from .app import EXIT_FAILED, app, console, err_console, fail
 
-plugins_app = typer.Typer(help="Installed plugins (sources, renderers, transforms, sequencers).", no_args_is_help=True)
+plugins_app = typer.Typer(help="Installed plugins (sources, renderers, transforms, sequencers, filters).", no_args_is_help=True)
 app.add_typer(plugins_app, name="plugins")
 
-KIND_HELP = "source | renderer | transform | sequencer"
+KIND_HELP = "source | renderer | transform | sequencer | filter"
 
 
 @plugins_app.command("list")

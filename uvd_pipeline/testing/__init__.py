@@ -11,6 +11,7 @@ See PLUGINS.md for the contract these checks enforce.
 """
 
 from .checks import (
+    check_filter,
     check_plugin,
     check_renderer,
     check_sequencer,
@@ -26,12 +27,14 @@ from .samples import (
     sample_item,
     sample_items,
     sample_pixels,
+    sample_signature_image,
     sample_units,
     write_sample_images,
 )
 from .shipping import fingerprint, run_in_fresh_process
 
 __all__ = [
+    "check_filter",
     "check_plugin",
     "check_renderer",
     "check_sequencer",
@@ -47,6 +50,7 @@ __all__ = [
     "sample_item",
     "sample_items",
     "sample_pixels",
+    "sample_signature_image",
     "sample_units",
     "write_sample_images",
     "fingerprint",

@@ -1,13 +1,15 @@
 """The conformance suite: what every plugin must do to run on any engine.
 
-`check_source`, `check_renderer`, `check_transform` and `check_sequencer` run the suite against a
+`check_source`, `check_renderer`, `check_transform`, `check_sequencer` and `check_filter` run the suite against a
 plugin class and raise AssertionError listing every failed check; `conformance` returns the report
 without raising (the CLI prints it); `check_plugin` finds an installed plugin through the registry.
 
 Checks shared by every kind:
   example       the optional `conformance_example(tmp_dir)` hook returns a well-formed dict
   params        Params forbids unknown keys; params_dict is JSON and round-trips; version is set
-  outputs       the right types, shapes (H x W x 3 / 256 x 256 x 3) and dtype (uint8)
+  outputs       the right types, shapes (H x W x 3 / 256 x 256 x 3) and dtype (uint8); a filter's
+                scores are finite floats with the same names for every image, check() keeps or
+                names the filter, misses no score silently, score_identity() leaves thresholds out
   inputs kept   the plugin does not modify what it was given (build.py reuses it)
   determinism   fresh instances give identical output for the same inputs and seed, whatever
                 the global RNG state
@@ -30,14 +32,14 @@ from pydantic import ValidationError
 from .. import registry
 from ..errors import UnknownPluginError
 from ..ids import canonical_json
-from ..stages import Plugin
-from . import kinds
+from ..stages import Filter, Plugin
+from . import filter_kind, kinds
 from .examples import example_for
 from .report import SKIP, ConformanceReport, Skip
 from .shipping import fingerprint, picklers, round_trip, run_in_fresh_process
 from .subject import Subject
 
-EXAMPLE_KEYS = {"params", "items", "images", "bad_params", "bad_items"}
+EXAMPLE_KEYS = {"params", "items", "images", "bad_params", "bad_items", "drop_images"}
 
 
 def conformance(
@@ -90,7 +92,7 @@ def conformance(
         def outputs() -> str | None:
             found.append(kinds.make_subject(kind, cls, params, example, inputs, seed, max_units))  # sources plan here
             outs = found[0].run()
-            note = kinds.check_outputs(found[0], outs)
+            note = kinds.check_outputs(found[0], outs, example)
             baseline.append(fingerprint(outs))
             return note
 
@@ -148,6 +150,8 @@ def _check_params(cls: type[Plugin], params: dict[str, Any]) -> str:
     assert again == as_dict, f"params_dict does not round-trip (it enters derived ids): {as_dict} -> {again}"
     assert isinstance(cls.version, str) and cls.version, f"{cls.__name__}.version must be a non-empty str (it enters ids)"
     assert isinstance(cls.needs_gpu, bool), f"{cls.__name__}.needs_gpu must be True or False"
+    if issubclass(cls, Filter):
+        filter_kind.check_declarations(cls)
     return "needs_gpu=True; these checks ran on CPU" if cls.needs_gpu else ""
 
 
@@ -212,6 +216,13 @@ def check_sequencer(
 ) -> ConformanceReport:
     """The suite for a Sequencer on 256x256 `items` (default: the example's, else sample_items())."""
     return _run("sequencer", cls, params, {"inputs": items, **kwargs})
+
+
+def check_filter(
+    cls: type[Plugin], params: dict[str, Any] | None = None, *, images: list | None = None, **kwargs: Any
+) -> ConformanceReport:
+    """The suite for a Filter on SignatureImages `images` (default: the example's, else sample pictures)."""
+    return _run("filter", cls, params, {"inputs": images, **kwargs})
 
 
 def find_plugin(name: str, kind: str | None = None) -> tuple[str, type[Plugin]]:

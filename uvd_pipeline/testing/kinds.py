@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import BadInput, UvdError
 from ..ids import canonical_json
 from ..types import Image, Item, Reject, VisualSequence, WorkUnit
-from . import validate
+from . import filter_kind, validate
 from .examples import example_for
 from .report import Skip
 from .samples import corrupt_files, sample_item, sample_items, sample_pixels, sample_units
@@ -40,9 +40,11 @@ def make_subject(kind, cls, params, example, inputs, seed, max_units):
         units = sample_units(source, limit=max_units)
         return Subject(kind, cls, params, units, seed)
     if inputs is None:
-        inputs = example.get("images" if kind == "transform" else "items")
+        inputs = example.get("images" if kind in ("transform", "filter") else "items")
     if inputs is None:
-        if kind == "renderer":
+        if kind == "filter":
+            inputs = filter_kind.default_images()
+        elif kind == "renderer":
             inputs = [sample_item(0), sample_item(1, (120, 80))]
         elif kind == "transform":
             inputs = [sample_pixels(0, (256, 256)), sample_pixels(1, (256, 256))]
@@ -54,8 +56,10 @@ def make_subject(kind, cls, params, example, inputs, seed, max_units):
 # -- outputs -------------------------------------------------------------------------------------
 
 
-def check_outputs(subject, outs: list[Any]) -> str:
+def check_outputs(subject, outs: list[Any], example: dict[str, Any] | None = None) -> str:
     kind = subject.kind
+    if kind == "filter":
+        return filter_kind.check_outputs(subject, outs, example or {})
     if kind == "source":
         return _source_outputs(subject)
     if kind == "renderer":
@@ -134,7 +138,8 @@ def check_order_independence(subject) -> None:
 
 
 def check_bad_input(subject, example: dict[str, Any], tmp: Path) -> str:
-    return {"source": _bad_source, "renderer": _bad_renderer, "transform": _bad_transform, "sequencer": _bad_sequencer}[
+    return {"source": _bad_source, "renderer": _bad_renderer, "transform": _bad_transform, "sequencer": _bad_sequencer,
+            "filter": _bad_filter}[
         subject.kind
     ](subject, example, tmp)
 
@@ -272,6 +277,13 @@ def _bad_transform(subject, example, tmp) -> str:
         _collect(problems, lambda: validate.check_transformed(out, label))
     _fail_if(problems, len(cases))
     return f"{len(cases)} degenerate images handled"
+
+
+def _bad_filter(subject, example, tmp) -> str:
+    problems: list[str] = []
+    total = filter_kind.check_bad_input(subject, problems, _collect)
+    _fail_if(problems, total)
+    return f"{total} degenerate images scored"
 
 
 def _bad_sequencer(subject, example, tmp) -> str:

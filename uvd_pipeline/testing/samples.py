@@ -13,7 +13,7 @@ import numpy as np
 
 from ..ids import bytes_id
 from ..samples.pictures import picture
-from ..stages import Source
+from ..stages import SignatureImage, Source
 from ..types import IMAGE_SIZE, Image, Item, WorkUnit
 
 CORRUPTIONS = ("truncate", "garbage", "mixed", "empty")
@@ -55,6 +55,15 @@ def sample_items(n: int = 4, seed: int = 0, view_names: Sequence[str] = ("sample
         views = {name: sample_image(s + 5_000 + 97 * j, (IMAGE_SIZE, IMAGE_SIZE)) for j, name in enumerate(view_names)}
         items.append(sample_item(s, (IMAGE_SIZE, IMAGE_SIZE), record=f"sample_{i:04d}.png", views=views))
     return items
+
+
+def sample_signature_image(
+    seed: int = 0, size: tuple[int, int] = (96, 128), original: tuple[int, int] | None = None, record: str | None = None
+) -> SignatureImage:
+    """An image as a filter receives it: pixels at a reduced `size` (height, width) of an
+    `original` (height, width) image (default: twice `size`, as a JPEG draft decode at 1/2)."""
+    height, width = original or (2 * size[0], 2 * size[1])
+    return SignatureImage(sample_pixels(seed, size), width=width, height=height, record=record or f"sample_{seed:04d}.jpg")
 
 
 def sample_units(source: Source, name: str = "conformance", limit: int | None = None) -> list[WorkUnit]:

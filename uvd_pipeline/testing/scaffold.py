@@ -17,8 +17,14 @@ from ..errors import UvdError
 from ..registry import KINDS
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-METHODS = {"source": "read", "renderer": "render", "transform": "apply", "sequencer": "build"}
-CHECKS = {"source": "check_source", "renderer": "check_renderer", "transform": "check_transform", "sequencer": "check_sequencer"}
+METHODS = {"source": "read", "renderer": "render", "transform": "apply", "sequencer": "build", "filter": "score"}
+CHECKS = {
+    "source": "check_source",
+    "renderer": "check_renderer",
+    "transform": "check_transform",
+    "sequencer": "check_sequencer",
+    "filter": "check_filter",
+}
 
 
 class ScaffoldError(UvdError):
@@ -62,6 +68,10 @@ class PluginNames:
 
 
 def _recipe_snippet(names: PluginNames) -> str:
+    if names.kind == "filter":
+        return "\n".join(
+            ["```yaml", "curation:", "  filters:", f"    - plugin: {names.name}", "      params: {min_colorfulness: 5.0}", "```"]
+        )
     lines = ["```yaml", "sources:"]
     if names.kind == "source":
         lines += [f"  - name: my_{names.name}", f"    plugin: {names.name}", "    params: {path: data/my_folder}"]

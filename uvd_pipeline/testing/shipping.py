@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..ids import canonical_json
-from ..stages import Plugin
+from ..stages import Plugin, SignatureImage
 from ..types import Image, Item, Reject, VisualSequence, WorkUnit
 
 SHIP_TIMEOUT_S = 120
@@ -62,9 +62,17 @@ def invoke(kind: str, plugin: Plugin, inputs: list[Any], seed: int = 0) -> list[
             ]
         if kind == "sequencer":
             return list(plugin.build(list(inputs), np.random.default_rng(seed)))  # type: ignore[attr-defined]
+        if kind == "filter":
+            return [score_and_check(plugin, image) for image in inputs]
     finally:
         plugin.teardown()
     raise ValueError(f"unknown plugin kind {kind!r}")
+
+
+def score_and_check(plugin: Plugin, image: SignatureImage) -> dict[str, Any]:
+    """A filter's scores for one image and what its thresholds decide on them."""
+    scores = plugin.score(image)  # type: ignore[attr-defined]
+    return {"scores": scores, "check": plugin.check(dict(scores))}  # type: ignore[attr-defined]
 
 
 def fingerprint(value: Any) -> str:
@@ -89,6 +97,8 @@ def _plain(value: Any) -> Any:
             "provenance": _plain(value.provenance),
             "split_key": value.split_key,
         }
+    if isinstance(value, SignatureImage):
+        return {"signature_image": value.record, "width": value.width, "height": value.height, "pixels": _plain(value.pixels)}
     if isinstance(value, WorkUnit):
         return value.to_row()
     if isinstance(value, dict):

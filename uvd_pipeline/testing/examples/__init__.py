@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ...stages import Plugin
-from . import renderers, sequencers, sources
+from . import filters, renderers, sequencers, sources
 
 Example = Callable[[Path], dict[str, Any]]
 
@@ -22,6 +22,7 @@ BUILTIN: dict[str, dict[str, Example]] = {
     "renderer": renderers.EXAMPLES,
     "sequencer": sequencers.EXAMPLES,
     "transform": {},  # the corruptions run on the generic sample pictures
+    "filter": filters.EXAMPLES,
 }
 
 
