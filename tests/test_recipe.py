@@ -81,3 +81,38 @@ def test_fingerprint_ignores_output_but_not_seed(samples):
     b = parse_recipe(single_image_recipe(samples, output="/elsewhere"))
     c = parse_recipe(single_image_recipe(samples, seed=1))
     assert a.fingerprint() == b.fingerprint() != c.fingerprint()
+
+
+def test_duplicate_yaml_keys_are_refused_naming_the_key_and_line(tmp_path):
+    """Plain safe_load keeps the last of two keys; the recipe loader refuses both, at any depth."""
+    text = "name: a\nseed: 0\nsources:\n  - name: s\n    plugin: image_folder\n    params: {path: x}\n" \
+           "    params: {path: y}\n    category: unlabelled_images\n"
+    with pytest.raises(RecipeError, match=r"(?s)duplicate key 'params'.*line 7"):
+        load_recipe(write(tmp_path, text))
+    with pytest.raises(RecipeError, match=r"duplicate key 'seed'"):
+        load_recipe(write(tmp_path, "name: a\nseed: 0\nseed: 1\nsources: []\n"))
+
+
+def test_yaml_merge_keys_still_load():
+    """`<<: *anchor` then an override of a merged key is not a duplicate."""
+    from uvd_pipeline.recipe import safe_load_unique
+
+    merged = "m: &m {a: 1, b: 2}\nn:\n  <<: *m\n  b: 3\n"
+    assert safe_load_unique(merged) == {"m": {"a": 1, "b": 2}, "n": {"a": 1, "b": 3}}
+
+
+@pytest.mark.parametrize("patch, field", [
+    ({"preprocess": {"max_image_pixels": -1}}, "preprocess.max_image_pixels"),
+    ({"preprocess": {"max_image_pixels": 0}}, "preprocess.max_image_pixels"),
+    ({"weight": float("inf")}, "sources[0].weight"),
+    ({"weight": float("nan")}, "sources[0].weight"),
+    ({"targets": {"shares": {"unlabelled_images": 1.0}, "tolerance": float("inf")}}, "targets.tolerance"),
+])
+def test_non_sensical_numbers_are_refused(samples, patch, field):
+    data = single_image_recipe(samples)
+    if "weight" in patch:
+        data["sources"][0].update(patch)
+    else:
+        data.update(patch)
+    with pytest.raises(RecipeError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        parse_recipe(data, "x.yaml")

@@ -21,7 +21,8 @@ def set_pixel_limit(max_pixels: int | None) -> None:
 
 
 def decode_image(data: bytes, name: str = "") -> PILImage.Image:
-    """Decode bytes into a fully loaded PIL image, EXIF orientation applied.
+    """Decode bytes into a fully loaded PIL image, EXIF orientation applied; of a multipage file
+    (TIFF, animated GIF/WebP) the first page, as PIL opens it.
 
     Raises BadInput with a reason for empty, truncated, unknown or oversized (bomb) images.
     """
@@ -56,6 +57,9 @@ def _to_rgb(img: PILImage.Image) -> PILImage.Image:
         return img
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         arr = np.asarray(img, dtype=np.float64)
+        if not np.isfinite(arr).all():  # NaN would cast to 0: a black image that was never black
+            bad = int(arr.size - np.isfinite(arr).sum())
+            raise BadInput("non_finite_pixels", f"{img.mode} image with {bad} NaN or infinite pixels of {arr.size}")
         lo, hi = float(arr.min()), float(arr.max())
         scaled = np.zeros_like(arr) if hi <= lo else (arr - lo) / (hi - lo) * 255.0
         return PILImage.fromarray(scaled.round().astype(np.uint8)).convert("RGB")

@@ -44,7 +44,7 @@ class SourceSpec(_Strict):
     # Composition control (uvd plan / uvd audit). Left at their defaults they are not written into
     # the resolved recipe, so recipes that do not use them keep their fingerprint.
     weight: float = Field(
-        default=1.0, gt=0, exclude_if=lambda v: v == 1.0,
+        default=1.0, gt=0, allow_inf_nan=False, exclude_if=lambda v: v == 1.0,
         description="this source's part of its category's target token budget, relative to the category's other sources",
     )
     max_sequences: int | None = Field(
@@ -65,7 +65,7 @@ class TargetSpec(_Strict):
     preset: str | None = Field(default=None, description="named target set, e.g. uvdv1")
     shares: dict[Category, float] = Field(default_factory=dict)
     enforce: bool = Field(default=True, description="cap sources (quotas from the plan) so built shares meet the targets")
-    tolerance: float = Field(default=0.1, gt=0, description="allowed |share - target| / target in `uvd audit --strict`")
+    tolerance: float = Field(default=0.1, gt=0, allow_inf_nan=False, description="allowed |share - target| / target in `uvd audit --strict`")
 
     @model_validator(mode="before")
     @classmethod
@@ -110,7 +110,7 @@ class TokenizerSpec(_Strict):
 class PreprocessSpec(_Strict):
     center_crop: bool = False
     max_image_pixels: int | None = Field(
-        default=89_478_485, description="PIL's decompression-bomb limit; null lifts it (not advised)"
+        default=89_478_485, gt=0, description="PIL's decompression-bomb limit; null lifts it (not advised)"
     )
 
 
@@ -214,10 +214,41 @@ def load_recipe(path: str | Path) -> Recipe:
     except FileNotFoundError:
         raise RecipeError(f"{path}: recipe file not found") from None
     try:
-        data = yaml.safe_load(text)
+        data = safe_load_unique(text)
     except yaml.YAMLError as exc:
         raise RecipeError(f"{path}: not valid YAML: {exc}") from None
     return parse_recipe(data, origin=path)
+
+
+class _UniqueKeySafeLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a mapping naming a key twice (plain safe_load keeps the last one,
+    so a recipe's earlier value would be dropped without a word)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`; its keys may be overridden
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                repeated = key in seen
+            except TypeError:  # an unhashable key: SafeLoader's own error names it
+                break
+            if repeated:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark, f"found duplicate key {key!r}", key_node.start_mark
+                )
+            seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
+def safe_load_unique(text: str) -> Any:
+    """yaml.safe_load, refusing duplicate keys in any mapping."""
+    loader = _UniqueKeySafeLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def same_recipe(a: Recipe, b: Recipe) -> bool:

@@ -89,6 +89,19 @@ def exif_rotated_jpeg() -> bytes:
     return _jpeg(img, exif=exif.tobytes())
 
 
+def _tiff(frames: list[Image.Image]) -> bytes:
+    buf = io.BytesIO()
+    frames[0].save(buf, format="TIFF", save_all=True, append_images=frames[1:])
+    return buf.getvalue()
+
+
+def nan_float_tiff() -> bytes:
+    """A 32-bit float TIFF (PIL mode F) of 0.5 with one NaN pixel."""
+    pixels = np.full((20, 30), 0.5, np.float32)
+    pixels[7, 9] = np.nan
+    return _tiff([Image.fromarray(pixels, mode="F")])
+
+
 def _images(base: Path, rng: np.random.Generator) -> list[Kind]:
     base.mkdir(parents=True)
     src = "images"
@@ -108,6 +121,8 @@ def _images(base: Path, rng: np.random.Generator) -> list[Kind]:
         "huge_width.png": _png(Image.new("RGB", (40_000, 1), RED)),
         "exif_rotated.jpg": exif_rotated_jpeg(),
         "bomb.png": png_bomb(),
+        "nan_float.tif": nan_float_tiff(),
+        "multipage.tif": _tiff([Image.new("RGB", (30, 20), RED), Image.new("RGB", (50, 40), BLUE)]),
     }
     for name, data in files.items():
         (base / name).write_bytes(data)
@@ -127,6 +142,8 @@ def _images(base: Path, rng: np.random.Generator) -> list[Kind]:
         acc("huge_width.png", Check((1, 40_000), (0, 39_999), RED, tol=2), "40000x1 image, squashed to 256x256"),
         acc("exif_rotated.jpg", Check((64, 32), (4, 28), RED), "EXIF orientation 6 applied: red moves top-right"),
         rej("bomb.png", "decompression_bomb", "20000x20000 PNG (400M pixels) in 50 kB"),
+        rej("nan_float.tif", "non_finite_pixels", "32-bit float TIFF with a NaN pixel (was read as black)"),
+        acc("multipage.tif", Check((20, 30), (10, 15), RED, tol=2), "2-page TIFF: the first page (30x20 red), as PIL opens it"),
     ]
 
 
@@ -317,6 +334,8 @@ BAD_RECIPES: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
     "missing_input_folder": ({"params": {"path": "/nonexistent/uvd/images"}}, {}, "sources[0](images,pluginimage_folder)"),
     "missing_checkpoint": ({}, {"tokenizer": {"checkpoint": "/nonexistent/uvd/vqgan"}}, "tokenizer.checkpoint"),
     "not_a_mapping": ({}, {"sources": "all of them"}, "sources"),
+    "negative_pixel_limit": ({}, {"preprocess": {"max_image_pixels": -5}}, "preprocess.max_image_pixels"),
+    "infinite_weight": ({"weight": float("inf")}, {}, "sources[0].weight"),
 }
 
 
