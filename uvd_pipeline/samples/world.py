@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .annotated import make_coco, make_dense, make_imagenet, make_paired
+from .captures import make_multiview, make_posetrack
 from .meshes import make_meshes, make_objaverse_cache
 from .pictures import picture
 from .videos import make_annotated_videos, make_frame_folders, make_videos
@@ -88,6 +89,9 @@ PARTS: dict[str, Callable[[Path, np.random.Generator], dict[str, int]]] = {
     "coco": make_coco,
     "dense_maps": make_dense,
     "paired": make_paired,
+    # appended last: a part's seed is its position here, so earlier parts keep their bytes
+    "multiview": make_multiview,
+    "posetrack": make_posetrack,
 }
 
 

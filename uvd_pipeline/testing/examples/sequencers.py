@@ -68,6 +68,22 @@ def orbit(tmp_dir: Path) -> dict[str, Any]:
     }
 
 
+def multiview_shots(tmp_dir: Path) -> dict[str, Any]:
+    """Three captures of 4 frames with masks and depth masks, as multiview_capture tags them: one
+    group of 2 shots and one of 1, each giving a mask and a depth-mask sequence; bad_items: a
+    capture with a frame that lacks its depth mask."""
+
+    def capture(name: str, start: int) -> list:
+        frames = example_clip(name, start, 2, 4, views=("masks", "depth_masks"))
+        for f in frames:
+            f.meta["category"] = name.split("/")[0]
+        return frames
+
+    broken = capture("cup/d", 0)
+    del broken[2].views["depth_masks"]
+    return {"items": capture("bear/a", 0) + capture("bear/b", 3) + capture("bear/c", 1), "bad_items": broken}
+
+
 EXAMPLES = {
     "single": single,
     "class_groups": class_groups,
@@ -76,4 +92,5 @@ EXAMPLES = {
     "video_clip": video_clip,
     "annotated_video": annotated_video,
     "orbit": orbit,
+    "multiview_shots": multiview_shots,
 }

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ...samples.annotated import make_imagenet, make_paired
+from ...samples.captures import make_multiview, make_posetrack
 from ...samples.meshes import make_objaverse_cache, toy_robot, vase
 from ...samples.videos import Scene, make_ava, make_jhmdb, make_vipseg, write_video
 from ...samples.world import make_images, make_webdataset
@@ -129,6 +130,19 @@ def ava_video(tmp_dir: Path) -> dict[str, Any]:
     return {"params": {"path": str(ava / "videos"), "annotations": str(ava / "annotations.csv"), "frames": 3}}
 
 
+def posetrack_video(tmp_dir: Path) -> dict[str, Any]:
+    """The sample PoseTrack 2018 part: two labelled videos and one whose keypoint lists are a joint
+    short (bad_annotation)."""
+    make_posetrack(tmp_dir, np.random.default_rng(0))
+    return {"params": {"path": str(tmp_dir / "posetrack"), "frames": 4, "strides": [1, 2], "unit_size": 2}}
+
+
+def multiview_capture(tmp_dir: Path) -> dict[str, Any]:
+    """The sample CO3D-layout part: two categories, one capture too short, one lacking masks."""
+    make_multiview(tmp_dir, np.random.default_rng(0))
+    return {"params": {"path": str(tmp_dir / "multiview"), "captures_per_unit": 2}}
+
+
 EXAMPLES = {
     "image_folder": image_folder,
     "webdataset": webdataset,
@@ -144,4 +158,6 @@ EXAMPLES = {
     "vipseg_video": vipseg_video,
     "jhmdb_video": jhmdb_video,
     "ava_video": ava_video,
+    "posetrack_video": posetrack_video,
+    "multiview_capture": multiview_capture,
 }
