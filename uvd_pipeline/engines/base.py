@@ -21,6 +21,7 @@ from ..manifests.writer import json_text, prepare_output, summary_checksum
 from ..pipeline.plan import plan_units
 from ..pipeline.tokenize import tokenizer_fingerprint
 from ..recipe import Recipe
+from .lease import OutputLease
 from .progress import RunProgress
 
 ENGINES = ("local", "ray", "beam")
@@ -96,35 +97,42 @@ def run_recipe(
         prepare_output(store)
     except OSError as exc:  # read-only, no permission, disk full
         raise RunFailed(f"{out}: cannot create the output folders ({type(exc).__name__}: {exc})") from None
-    _check_recipe(store, recipe, resolved)
-    done = {name.removesuffix(".json") for name in Dataset(out).store.list("ledger", ".json")}
-    pending = [u for u in units if u.id not in done]
-    event(log, "run_started", f"run {recipe.name}: {len(pending)} of {len(units)} units to build on {engine} -> {out}",
-          recipe=recipe.name, engine=engine, out=out, units_planned=len(units), units_pending=len(pending), workers=workers)
-    with RunProgress(len(pending), quiet=quiet) as progress:
-        failures = run(recipe, store, pending, progress, workers=workers, address=address, **engine_options)
+    # One writer per output (engines/lease.py): a second run on it is refused with exit 2.
+    lease = OutputLease(store, note=f"recipe {recipe.name} ({resolved['fingerprint'][:12]})")
+    lease.acquire()
     try:
-        summary = write_dataset_summary(store, recipe, resolved, planned=len(units))
-    except OSError as exc:  # disk full, permissions: the committed units stay, a rerun writes it
-        raise RunFailed(
-            f"{out}: {len(pending) - len(failures)} units committed, {len(failures)} failed, and the dataset "
-            f"summary could not be written ({type(exc).__name__}: {exc}); rerun the same command to finish"
-        ) from None
-    result = RunSummary(
-        planned=len(units),
-        skipped=len(units) - len(pending),
-        committed=len(pending) - len(failures),
-        failures=failures,
-        seconds=time.perf_counter() - start,
-        dataset=summary,
-    )
-    event(log, "run_finished",
-          f"run {recipe.name}: {result.committed} committed, {result.skipped} skipped, {len(failures)} failed "
-          f"in {result.seconds:.1f} s", level=logging.WARNING if failures else logging.INFO,
-          recipe=recipe.name, engine=engine, out=out, units_planned=result.planned, units_skipped=result.skipped,
-          units_committed=result.committed, failures=[{"unit": u, "error": e} for u, e in failures],
-          seconds=round(result.seconds, 3), totals=summary["totals"], complete=summary["complete"])
-    return result
+        _check_recipe(store, recipe, resolved)
+        done = {name.removesuffix(".json") for name in Dataset(out).store.list("ledger", ".json")}
+        pending = [u for u in units if u.id not in done]
+        event(log, "run_started", f"run {recipe.name}: {len(pending)} of {len(units)} units to build on {engine} -> {out}",
+              recipe=recipe.name, engine=engine, out=out, units_planned=len(units), units_pending=len(pending), workers=workers)
+        with RunProgress(len(pending), quiet=quiet) as progress:
+            failures = run(recipe, store, pending, progress, workers=workers, address=address, **engine_options)
+        lease.check()  # another writer took the output over (this run stalled past its lease)
+        try:
+            summary = write_dataset_summary(store, recipe, resolved, planned=len(units))
+        except OSError as exc:  # disk full, permissions: the committed units stay, a rerun writes it
+            raise RunFailed(
+                f"{out}: {len(pending) - len(failures)} units committed, {len(failures)} failed, and the dataset "
+                f"summary could not be written ({type(exc).__name__}: {exc}); rerun the same command to finish"
+            ) from None
+        result = RunSummary(
+            planned=len(units),
+            skipped=len(units) - len(pending),
+            committed=len(pending) - len(failures),
+            failures=failures,
+            seconds=time.perf_counter() - start,
+            dataset=summary,
+        )
+        event(log, "run_finished",
+              f"run {recipe.name}: {result.committed} committed, {result.skipped} skipped, {len(failures)} failed "
+              f"in {result.seconds:.1f} s", level=logging.WARNING if failures else logging.INFO,
+              recipe=recipe.name, engine=engine, out=out, units_planned=result.planned, units_skipped=result.skipped,
+              units_committed=result.committed, failures=[{"unit": u, "error": e} for u, e in failures],
+              seconds=round(result.seconds, 3), totals=summary["totals"], complete=summary["complete"])
+        return result
+    finally:
+        lease.release()
 
 
 def write_dataset_summary(store: OutputStore, recipe: Recipe, resolved: dict[str, Any], planned: int) -> dict[str, Any]:
