@@ -12,13 +12,20 @@ import pytest
 
 from uvd_pipeline.estimators.mmpose import MMPOSE_MISSING, mmpose_available
 from uvd_pipeline.estimators.onnx_map import ONNX_MISSING, onnxruntime_available
+from uvd_pipeline.filters.nsfw import NSFW_MISSING, nudenet_available
+from uvd_pipeline.filters.onnx_score import ONNX_SCORE_MISSING
 from uvd_pipeline.testing import conformance, find_plugin
 from uvd_pipeline.testing.report import PASS, SKIP
 
 #: Transforms take any 256x256 picture, and the suite's generic inputs are such pictures.
 GENERIC_INPUTS_SUFFICE = {("transform", name) for name in ("colorization", "inpainting", "denoise", "low_light")}
 #: Built-ins whose extra may be missing: (is it installed, the skip reason their example gives).
-OPTIONAL = {"mmpose_pose": (mmpose_available, MMPOSE_MISSING), "onnx_map": (onnxruntime_available, ONNX_MISSING)}
+OPTIONAL = {
+    "mmpose_pose": (mmpose_available, MMPOSE_MISSING),
+    "onnx_map": (onnxruntime_available, ONNX_MISSING),
+    "onnx_score": (onnxruntime_available, ONNX_SCORE_MISSING),
+    "nsfw": (nudenet_available, NSFW_MISSING),
+}
 #: Checks that do not apply to a kind, and say so by skipping.
 NOT_APPLICABLE = {("source", "inputs kept")}
 
@@ -64,3 +71,11 @@ def test_without_mmpose_its_example_is_skipped_with_the_install_hint(tmp_path):
     example = conformance(kind, cls, tmp_dir=tmp_path, fresh_process=False).results[0]
     assert (example.name, example.status) == ("example", SKIP)
     assert example.message == MMPOSE_MISSING
+
+
+@pytest.mark.skipif(nudenet_available(), reason="nudenet is installed: its example runs in the test above")
+def test_without_nudenet_the_nsfw_example_is_skipped_with_the_install_hint(tmp_path):
+    kind, cls = find_plugin("nsfw", "filter")
+    example = conformance(kind, cls, tmp_dir=tmp_path, fresh_process=False).results[0]
+    assert (example.name, example.status) == ("example", SKIP)
+    assert example.message == NSFW_MISSING

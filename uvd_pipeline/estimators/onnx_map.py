@@ -22,58 +22,28 @@ provider is installed, else on CPU. Extra `onnx` (onnxruntime; onnx to write tes
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Literal
 
 import numpy as np
 from PIL import Image as PILImage
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from ..errors import BadInput
 from ..renderers.dense import depth_to_image, edges_to_image, normals_to_image, segmentation_ids_to_image
 from ..types import Item
 from .base import Estimator, EstimatorParams
+from .onnx_session import OnnxModelParams, load_session, normalized_batch, onnx_missing, onnxruntime_available
 
-ONNX_MISSING = "onnx_map needs onnxruntime (extra 'onnx': pip install 'uvd-pipeline[onnx]'), which is not installed"
+ONNX_MISSING = onnx_missing("onnx_map")
 Output = Literal["depth", "inverse_depth", "normals", "edges", "segmentation"]
+__all__ = ["ONNX_MISSING", "OnnxMapEstimator", "OnnxMapParams", "onnxruntime_available"]
 
 
-class OnnxMapParams(EstimatorParams):
-    model: str = Field(description="the .onnx file (local path or fsspec URL), supplied by the user")
+class OnnxMapParams(EstimatorParams, OnnxModelParams):
+    """The model (file, sha256, input size, mean/std, input/output names; see onnx_session) and
+    what it predicts."""
+
     output: Output = Field(description="what the model predicts, which decides how it is drawn")
-    sha256: str | None = Field(default=None, description="refuse a model file whose SHA-256 differs")
-    input_size: tuple[int, int] = Field(default=(384, 384), description="[height, width] the model takes")
-    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
-    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
-    input_name: str | None = Field(default=None, description="model input to feed (default: the first)")
-    output_name: str | None = Field(default=None, description="model output to read (default: the first)")
-
-    @field_validator("input_size", mode="before")
-    @classmethod
-    def _square(cls, v: Any) -> Any:
-        return (v, v) if isinstance(v, int) else v
-
-    @field_validator("input_size")
-    @classmethod
-    def _positive(cls, v: tuple[int, int]) -> tuple[int, int]:
-        if min(v) < 1:
-            raise ValueError(f"input_size must be positive, got {list(v)}")
-        return v
-
-    @field_validator("std")
-    @classmethod
-    def _nonzero(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
-        if 0 in v:
-            raise ValueError("std must not hold a zero")
-        return v
-
-
-def onnxruntime_available() -> bool:
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 class OnnxMapEstimator(Estimator):
@@ -85,38 +55,15 @@ class OnnxMapEstimator(Estimator):
         self.resample = "nearest" if self.params.output == "segmentation" else "default"
 
     def load(self, device: str) -> Any:
-        from ..storage import read_bytes
-
         p = self.params
-        try:
-            import onnxruntime as ort
-        except ImportError as exc:
-            raise ImportError(ONNX_MISSING) from exc
-        data = read_bytes(p.model)
-        if p.sha256 and hashlib.sha256(data).hexdigest() != p.sha256.lower():
-            raise ValueError(f"{p.model}: SHA-256 {hashlib.sha256(data).hexdigest()} is not the pinned {p.sha256}")
-        providers = ["CPUExecutionProvider"]
-        if device == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
-            providers.insert(0, "CUDAExecutionProvider")
-        try:
-            session = ort.InferenceSession(data, providers=providers)
-        except Exception as exc:  # not ONNX, or an op this runtime lacks: the user's file to fix
-            raise ValueError(f"{p.model}: onnxruntime cannot load it ({type(exc).__name__}: {exc})") from None
-        names_in = [i.name for i in session.get_inputs()]
-        names_out = [o.name for o in session.get_outputs()]
-        for given, names, what in ((p.input_name, names_in, "input_name"), (p.output_name, names_out, "output_name")):
-            if given is not None and given not in names:
-                raise ValueError(f"{p.model}: {what} {given!r} is not one of the model's {names}")
-        return session, p.input_name or names_in[0], p.output_name or names_out[0]
+        return load_session(p.model, p.sha256, device, ONNX_MISSING, p.input_name, p.output_name)
 
     def predict(self, pixels: np.ndarray, item: Item) -> np.ndarray:
         """The model's map at the item's size: [H, W] (depth, edges, class ids) or [H, W, 3]."""
         session, input_name, output_name = self.model
         p = self.params
         h, w = pixels.shape[:2]
-        resized = PILImage.fromarray(pixels).resize((p.input_size[1], p.input_size[0]), PILImage.Resampling.BICUBIC)
-        x = (np.asarray(resized, np.float32) / 255.0 - np.float32(p.mean)) / np.float32(p.std)
-        out = np.asarray(session.run([output_name], {input_name: x.transpose(2, 0, 1)[None]})[0])
+        out = np.asarray(session.run([output_name], {input_name: normalized_batch(pixels, p)})[0])
         maps = out[0] if out.ndim == 4 else out  # [C, h, w]; [1, h, w] for single-channel outputs
         if maps.ndim != 3 or maps.shape[0] < 1:
             raise BadInput("bad_prediction", f"{item.record}: model output has shape {list(out.shape)}, expected [1, C, h, w]")

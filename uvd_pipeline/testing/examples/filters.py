@@ -9,7 +9,10 @@ from typing import Any
 
 import numpy as np
 
+from PIL import Image as PILImage
+
 from ...stages import SignatureImage
+from ..report import Skip
 from ..samples import sample_pixels, sample_signature_image
 
 
@@ -35,6 +38,48 @@ def image_stats(tmp_dir: Path) -> dict[str, Any]:
     return {"params": {}, "images": photo_like_images(), "drop_images": drops}
 
 
+def colour_wheel(size: int = 128) -> np.ndarray:
+    """A generated hue wheel (hue = angle, saturation = radius, black outside the disc), RGB."""
+    y, x = np.mgrid[-1 : 1 : size * 1j, -1 : 1 : size * 1j]
+    radius = np.hypot(x, y)
+    hue = np.arctan2(y, x) / (2 * np.pi) % 1.0
+    hsv = np.stack([hue * 255, np.clip(radius, 0, 1) * 255, np.where(radius <= 1, 255, 0)], axis=2).astype(np.uint8)
+    return np.asarray(PILImage.fromarray(hsv, "HSV").convert("RGB"))
+
+
+def nsfw(tmp_dir: Path) -> dict[str, Any]:
+    """NudeNet's bundled model on sample pictures; drop_images: a generated colour wheel, which the
+    model takes for exposed buttocks (0.62 > the default 0.5; scikit-image's colorwheel scores 0.83
+    in NudeNet's own detect()). Without nudenet the example is skipped with the reason."""
+    from ...filters.nsfw import NSFW_MISSING, nudenet_available
+
+    if not nudenet_available():
+        raise Skip(NSFW_MISSING)
+    wheel = SignatureImage(colour_wheel(128), 128, 128, "colour_wheel.png")
+    return {"params": {"device": "cpu"}, "images": photo_like_images(), "drop_images": [wheel]}
+
+
+def onnx_score(tmp_dir: Path) -> dict[str, Any]:
+    """A tiny scoring head written with onnx's helpers (logits [m, -m], m the mean normalised
+    brightness), read through a softmax as "brightness" in (0, 1); drop_images: a dark frame.
+    Without onnxruntime the example is skipped with the reason."""
+    from ...estimators.onnx_session import onnxruntime_available
+    from ...filters.onnx_score import ONNX_SCORE_MISSING
+    from ...samples.onnx_models import write_brightness_model
+
+    if not onnxruntime_available():
+        raise Skip(ONNX_SCORE_MISSING)
+    model = write_brightness_model(tmp_dir / "brightness.onnx")
+    params = {
+        "model": str(model), "input_size": 32, "activation": "softmax", "score_name": "brightness",
+        "min_score": 0.2, "device": "cpu",
+    }
+    dark = SignatureImage(np.full((40, 60, 3), 5, np.uint8), 600, 400, "dark_frame.jpg")
+    return {"params": params, "images": photo_like_images(), "drop_images": [dark]}
+
+
 EXAMPLES = {
     "image_stats": image_stats,
+    "nsfw": nsfw,
+    "onnx_score": onnx_score,
 }
