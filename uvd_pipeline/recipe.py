@@ -101,6 +101,23 @@ class TokenizerSpec(_Strict):
     seed: int = 0
     batch_size: int = Field(default=16, ge=1, le=4096)
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # The compute precision is part of the dataset's identity (codes differ between precisions).
+    # Left at their defaults they are not written into the resolved recipe, so recipes that do not
+    # set them keep their fingerprint (float32 is what every CPU run has always used).
+    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        default="float32", exclude_if=lambda v: v == "float32",
+        description="compute precision: float32 (as the LVM tokenize scripts) or bf16/fp16 autocast",
+    )
+    tf32: bool = Field(
+        default=False, exclude_if=lambda v: v is False,
+        description="on CUDA, let float32 convolutions and matmuls use TF32 (faster; codes differ)",
+    )
+
+    @model_validator(mode="after")
+    def _tf32_needs_float32(self) -> TokenizerSpec:
+        if self.tf32 and self.dtype != "float32":
+            raise ValueError(f"tf32: applies to dtype float32 only (dtype is {self.dtype})")
+        return self
 
     @property
     def is_random(self) -> bool:

@@ -21,6 +21,7 @@ from ..manifests.writer import json_text, prepare_output, summary_checksum
 from ..pipeline.plan import plan_units
 from ..pipeline.tokenize import tokenizer_fingerprint
 from ..recipe import Recipe
+from .identity import check_resume, effective_tokenizer
 from .lease import OutputLease
 from .progress import RunProgress
 
@@ -89,6 +90,7 @@ def run_recipe(
         "fingerprint": recipe.fingerprint(),
         "code_version": CODE_VERSION,
         "tokenizer_sha256": tokenizer_fingerprint(recipe.tokenizer),
+        "tokenizer_identity": effective_tokenizer(recipe, engine, address, workers, **engine_options),
         "recipe": recipe.to_dict(),
     }
     units = plan_units(recipe)
@@ -101,6 +103,7 @@ def run_recipe(
     lease = OutputLease(store, note=f"recipe {recipe.name} ({resolved['fingerprint'][:12]})")
     lease.acquire()
     try:
+        check_resume(store, resolved, units)  # engines/identity.py: checkpoint, tokenizer, inventory
         _check_recipe(store, recipe, resolved)
         done = {name.removesuffix(".json") for name in Dataset(out).store.list("ledger", ".json")}
         pending = [u for u in units if u.id not in done]
@@ -162,6 +165,7 @@ def write_dataset_summary(store: OutputStore, recipe: Recipe, resolved: dict[str
             "preset": None if recipe.tokenizer.checkpoint else recipe.tokenizer.preset,
             "random_weights": recipe.tokenizer.is_random,
             "sha256": resolved["tokenizer_sha256"],
+            "identity": resolved.get("tokenizer_identity"),
             "codebook_size": 8192,
             "tokens_per_image": 256,
         },

@@ -13,6 +13,7 @@ from ..pipeline.build import UnitBuild, UnitBuilder
 from ..pipeline.tokenize import tokenize_with
 from ..recipe import Recipe
 from ..types import TokenSequence, WorkUnit
+from .identity import pinned_tokenizer
 
 Encode = Callable[[np.ndarray], np.ndarray]
 
@@ -27,6 +28,7 @@ def commit_built(store: OutputStore, recipe: Recipe, built: UnitBuild, tokens: l
         recipe_fingerprint=recipe.fingerprint(),
         records_read=built.records_read,
         records_used=built.records_used,
+        tokenizer=pinned_tokenizer(store),
     )
 
 

@@ -64,6 +64,7 @@ def commit_unit(
     recipe_fingerprint: str,
     records_read: int,
     records_used: int,
+    tokenizer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write and commit a unit; returns its ledger entry. Sequences are stored in index order."""
     sequences = sorted(sequences, key=lambda s: s.index)
@@ -130,6 +131,8 @@ def commit_unit(
             "reject_rows": len(reject_rows),
         },
     }
+    if tokenizer is not None:  # the effective tokenizer the output is pinned to (device, dtype, tf32, torch)
+        entry["tokenizer"] = tokenizer
     entry["checksum"] = ledger_checksum(entry)
 
     store.write_bytes(shard_rel, shard_data)

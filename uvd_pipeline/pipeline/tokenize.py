@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..recipe import TokenizerSpec
@@ -12,10 +14,11 @@ def load_tokenizer(spec: TokenizerSpec, device: str | None = None):
     from ..tokenizer import VQGAN
 
     dev = device or spec.device
+    precision = {"dtype": spec.dtype, "tf32": spec.tf32}
     if spec.checkpoint:
-        model = VQGAN.from_pretrained(spec.checkpoint, device=dev)
+        model = VQGAN.from_pretrained(spec.checkpoint, device=dev, **precision)
     else:
-        model = VQGAN.random(preset=spec.preset, seed=spec.seed, device=dev)
+        model = VQGAN.random(preset=spec.preset, seed=spec.seed, device=dev, **precision)
     model.batch_size = spec.batch_size
     return model
 
@@ -24,6 +27,11 @@ class TokenizerStage:
     def __init__(self, spec: TokenizerSpec | dict, device: str | None = None) -> None:
         self.spec = spec if isinstance(spec, TokenizerSpec) else TokenizerSpec.model_validate(spec)
         self.model = load_tokenizer(self.spec, device)
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """The effective tokenizer this stage runs (see tokenizer_identity)."""
+        return tokenizer_identity(self.spec, self.model.device.type)
 
     def encode(self, pixels: np.ndarray) -> np.ndarray:
         """[N, 256, 256, 3] uint8 -> [N, 256] uint16 codes."""
@@ -63,3 +71,17 @@ def tokenizer_fingerprint(spec: TokenizerSpec) -> str:
         return checkpoint_sha256(spec.checkpoint)
     except (FileNotFoundError, ValueError) as exc:
         raise RecipeError(f"tokenizer.checkpoint: {exc}") from None
+
+
+def tokenizer_identity(spec: TokenizerSpec, device_kind: str) -> dict[str, Any]:
+    """What decides the codes besides the weights: the device kind ("cpu" or "cuda"), the compute
+    dtype, whether float32 uses TF32 (CUDA float32 only), and the torch version. Recorded in
+    recipe.resolved.yaml, dataset.json and every ledger entry; a resume must match it."""
+    import torch
+
+    return {
+        "device": device_kind,
+        "dtype": spec.dtype,
+        "tf32": bool(spec.tf32 and device_kind == "cuda" and spec.dtype == "float32"),
+        "torch": str(torch.__version__),
+    }

@@ -2,13 +2,16 @@
 
 Determinism: the network always runs on micro-batches of exactly ``batch_size`` images
 (the last one padded with black images whose outputs are dropped), so an image's codes
-do not depend on what else is in the call.  On CPU the model runs in float32; on CUDA it
-runs under bf16 autocast (fp16 where bf16 is unsupported) with channels_last activations,
-while the codebook distances are always computed in float32.
+do not depend on what else is in the call.  ``dtype`` 'auto' means float32 on CPU and bf16
+autocast on CUDA (fp16 where bf16 is unsupported); bfloat16/float16 are autocast on any device
+(the weights stay float32). On CUDA activations are channels_last, and float32 runs in IEEE
+float32 unless ``tf32=True`` lets cuDNN convolutions and matmuls use TF32 (PyTorch's own default
+lets convolutions use it; we do not). The codebook distances are always computed in float32.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from typing import Any, Mapping
@@ -56,6 +59,31 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
     return resolved
 
 
+@contextlib.contextmanager
+def cuda_tf32(enabled: bool | None):
+    """Within the block, CUDA float32 convolutions and matmuls use TF32 (True) or IEEE float32
+    (False); None leaves PyTorch's settings alone. Process-wide flags, restored on exit (the
+    tokenizer holds its lock meanwhile). Uses the fp32_precision API where torch has it."""
+    if enabled is None:
+        yield
+        return
+    conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
+    if hasattr(conv, "fp32_precision") and hasattr(matmul, "fp32_precision"):
+        saved = (conv.fp32_precision, matmul.fp32_precision)
+        conv.fp32_precision = matmul.fp32_precision = "tf32" if enabled else "ieee"
+        try:
+            yield
+        finally:
+            conv.fp32_precision, matmul.fp32_precision = saved
+    else:  # older torch: the allow_tf32 flags
+        saved = (torch.backends.cudnn.allow_tf32, matmul.allow_tf32)
+        torch.backends.cudnn.allow_tf32 = matmul.allow_tf32 = enabled
+        try:
+            yield
+        finally:
+            torch.backends.cudnn.allow_tf32, matmul.allow_tf32 = saved
+
+
 def _empty_model(config: VQGANConfig) -> VQGANModel:
     """The module with uninitialised CPU storage (skips torch's default init; weights come next)."""
     with torch.device("meta"):
@@ -79,7 +107,8 @@ class VQGAN:
 
     def __init__(self, config: VQGANConfig, state_dict: Mapping[str, torch.Tensor], *,
                  device: str | torch.device | None = "auto", dtype: str | torch.dtype | None = "auto",
-                 batch_size: int = 16, sha256: str | None = None, source: str = "<in memory>"):
+                 batch_size: int = 16, sha256: str | None = None, source: str = "<in memory>",
+                 tf32: bool = False):
         if not isinstance(config, VQGANConfig):
             raise TypeError(f"config must be a VQGANConfig, got {type(config).__name__}")
         self.config = config
@@ -90,6 +119,7 @@ class VQGAN:
         self.model = model.eval().requires_grad_(False)
         self._sha256 = sha256
         self.batch_size = batch_size
+        self.tf32 = bool(tf32)  # CUDA float32 only: let cuDNN/cuBLAS use TF32
         self._pinned: torch.Tensor | None = None
         self._lut_device: torch.Tensor | None = None
         self._lock = threading.Lock()  # one encode/decode at a time (shared pinned buffer)
@@ -213,9 +243,13 @@ class VQGAN:
                              f"got {list(images.shape)}{hint}")
         return np.ascontiguousarray(images)
 
+    @contextlib.contextmanager
     def _autocast(self):
+        """The compute precision: autocast to bf16/fp16, and on CUDA TF32 on or off for float32."""
         enabled = self.dtype != torch.float32
-        return torch.autocast(device_type=self.device.type, dtype=self.dtype, enabled=enabled)
+        with cuda_tf32(self.tf32 if self.device.type == "cuda" else None):
+            with torch.autocast(device_type=self.device.type, dtype=self.dtype, enabled=enabled):
+                yield
 
     def _to_pixels(self, chunk: np.ndarray) -> torch.Tensor:
         """uint8 NHWC micro-batch (already padded) -> float32 NCHW in [0, 1] on the device."""

@@ -1,0 +1,105 @@
+"""What a compute precision costs a tokenizer: encode the same photographs in float32 (the
+reference, as the LVM tokenize scripts run it) and in another precision, and compare.
+
+Used by `uvd tokenizer check` and bench/precision.py. Nothing here downloads anything: the
+photographs are scikit-image's bundled files (read from its data folder, never fetched) when
+scikit-image is installed, else the sample world's synthetic pictures.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+#: scikit-image's bundled photographs (files in skimage.data's folder; no download needed),
+#: colour photographs first.
+PHOTOGRAPHS = (
+    "astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "retina.jpg",
+    "hubble_deep_field.jpg", "ihc.png", "camera.png", "coins.png", "moon.png", "grass.png",
+    "gravel.png", "brick.png", "motorcycle_right.png",
+)
+
+
+def photographs(limit: int | None = None) -> tuple[str, list[tuple[str, np.ndarray]]]:
+    """(where they came from, [(name, 256x256x3 uint8)]): scikit-image's photographs if it is
+    installed, else synthetic pictures (uvd_pipeline.samples.pictures), resized as the pipeline does."""
+    from PIL import Image
+
+    from ..images import to_256
+
+    n = len(PHOTOGRAPHS) if limit is None else limit
+    try:
+        import skimage.data
+    except ImportError:
+        folder = None
+    else:
+        folder = os.path.dirname(skimage.data.__file__)
+    if folder is not None:
+        found = [(name, os.path.join(folder, name)) for name in PHOTOGRAPHS]
+        found = [(name, path) for name, path in found if os.path.isfile(path)]
+        if found:
+            out = []
+            for name, path in found[:n]:
+                with Image.open(path) as img:
+                    out.append((name.rsplit(".", 1)[0], to_256(img)))
+            return "scikit-image bundled photographs", out
+    from ..samples.pictures import picture
+
+    rng = np.random.default_rng(0)
+    return "synthetic sample pictures (scikit-image not installed)", [
+        (f"picture{i:02d}", to_256(picture(rng, 320, 240))) for i in range(n)
+    ]
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB of uint8 images (inf when equal)."""
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
+
+
+@dataclass
+class PrecisionReport:
+    dtype: str
+    images: int
+    agreement: float  # share of codes equal to float32's
+    images_identical: int  # images whose 256 codes all equal float32's
+    codes_used: int  # distinct codes over all images
+    codebook_size: int
+    psnr_db: float  # mean reconstruction PSNR of the decoded codes (vs the input)
+    seconds_per_image: float  # encode only
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def encode_timed(model, pixels: np.ndarray, rounds: int = 1) -> tuple[np.ndarray, float]:
+    """Codes and the median seconds per image over `rounds` encodes."""
+    times, codes = [], None
+    for _ in range(max(1, rounds)):
+        start = time.perf_counter()
+        codes = model.encode(pixels)
+        times.append((time.perf_counter() - start) / len(pixels))
+    return codes, float(np.median(times))
+
+
+def compare_precisions(model, pixels: np.ndarray, dtypes: list[str], rounds: int = 1,
+                       decode: bool = True) -> list[PrecisionReport]:
+    """float32 first (the reference), then each of `dtypes`; the model is left in float32."""
+    reports, reference = [], None
+    for dtype in ["float32", *[d for d in dtypes if d != "float32"]]:
+        model.to(dtype=dtype)
+        codes, seconds = encode_timed(model, pixels, rounds)
+        if reference is None:
+            reference = codes
+        equal = codes == reference
+        quality = float(np.mean([psnr(x, y) for x, y in zip(pixels, model.decode(codes))])) if decode else float("nan")
+        reports.append(PrecisionReport(
+            dtype=dtype, images=len(pixels), agreement=float(equal.mean()),
+            images_identical=int(equal.all(axis=1).sum()), codes_used=int(np.unique(codes).size),
+            codebook_size=int(model.config.num_embeddings), psnr_db=quality, seconds_per_image=seconds,
+        ))
+    model.to(dtype="float32")
+    return reports
