@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from .storage.names import escape_names, unescape_names
+
 CATEGORIES = (
     "unlabelled_images",
     "annotated_images",
@@ -34,11 +36,13 @@ class WorkUnit:
     payload: dict[str, Any]
 
     def to_row(self) -> dict[str, Any]:
-        return {"id": self.id, "source": self.source, "index": self.index, "payload": self.payload}
+        """Every string of the payload escaped (storage/names.py): a file or tar member name that is
+        not UTF-8 travels through coders that need UTF-8 (Beam's, Arrow) and comes back the same."""
+        return {"id": self.id, "source": self.source, "index": self.index, "payload": escape_names(self.payload)}
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> WorkUnit:
-        return cls(row["id"], row["source"], int(row["index"]), dict(row["payload"]))
+        return cls(row["id"], row["source"], int(row["index"]), dict(unescape_names(row["payload"])))
 
 
 @dataclass

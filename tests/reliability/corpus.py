@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import struct
 import tarfile
 import zlib
@@ -126,6 +127,8 @@ def _images(base: Path, rng: np.random.Generator) -> list[Kind]:
     }
     for name, data in files.items():
         (base / name).write_bytes(data)
+    # A Latin-1 file name: byte 0xE9 is not UTF-8 (Python lists it as the lone surrogate U+DCE9)
+    Path(os.fsdecode(os.fsencode(str(base)) + b"/caf\xe9.png")).write_bytes(_png(Image.new("RGB", (30, 20), RED)))
     acc = lambda name, check, note: Kind(name.split(".")[0], src, name, "accept", check=check, note=note)  # noqa: E731
     rej = lambda name, reason, note: Kind(name.split(".")[0], src, name, "reject", reason, note=note)  # noqa: E731
     return [
@@ -143,6 +146,8 @@ def _images(base: Path, rng: np.random.Generator) -> list[Kind]:
         acc("exif_rotated.jpg", Check((64, 32), (4, 28), RED), "EXIF orientation 6 applied: red moves top-right"),
         rej("bomb.png", "decompression_bomb", "20000x20000 PNG (400M pixels) in 50 kB"),
         rej("nan_float.tif", "non_finite_pixels", "32-bit float TIFF with a NaN pixel (was read as black)"),
+        Kind("non_utf8_file_name", src, "caf\\udce9.png", "accept", check=Check((20, 30), (10, 15), RED, tol=2),
+             note="file name with the byte 0xE9 (Latin-1): recorded escaped, FORMAT.md"),
         acc("multipage.tif", Check((20, 30), (10, 15), RED, tol=2), "2-page TIFF: the first page (30x20 red), as PIL opens it"),
     ]
 
@@ -166,6 +171,7 @@ def _webdataset(base: Path, rng: np.random.Generator) -> list[Kind]:
         _tar_member(tar, "hard.jpg", kind=tarfile.LNKTYPE, link="k0.jpg")
         _tar_member(tar, "k1.jpg", b"\xff\xd8\xff\xe0 not really a jpeg")
         _tar_member(tar, "k2.json", b'{"caption": "no image in this sample"}')
+        _tar_member(tar, "k5\udcff.jpg", jpeg)  # the byte 0xFF in a member name (tarfile: surrogateescape)
     good = io.BytesIO()
     with tarfile.open(fileobj=good, mode="w") as tar:
         _tar_member(tar, "k3.jpg", jpeg)
@@ -182,6 +188,8 @@ def _webdataset(base: Path, rng: np.random.Generator) -> list[Kind]:
         Kind("tar_hardlink", src, "00000.tar/hard.jpg", "reject", "link_member", note="hard link member"),
         Kind("tar_bad_image", src, "00000.tar/k1", "reject", "corrupt_image", note="JPEG header then garbage"),
         Kind("tar_sample_without_image", src, "00000.tar/k2", "reject", "no_image", note="json only"),
+        Kind("tar_non_utf8_member_name", src, "00000.tar/k5\\udcff", "accept",
+             note="member name with the byte 0xFF: recorded escaped"),
         Kind("tar_truncated_good_member", src, "00001.tar/k3", "accept", note="members before the cut are read"),
         Kind("tar_truncated", src, "00001.tar", "reject", "corrupt_tar", note="tar cut inside a member"),
     ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,11 @@ def make_coco(base: Path, rng: np.random.Generator) -> list[Kind]:
     images.append({"id": 5, "width": 80, "height": 60})  # no file_name
     picture(rng, 80, 60).save(base / "secret.jpg", quality=90)  # next to images/, not in it
     images.append({"id": 6, "file_name": "../secret.jpg", "width": 80, "height": 60})
+    # file_name strings that are not valid Unicode: a lone low surrogate (a Latin-1 byte of a file
+    # system name, as Python's surrogateescape spells it: the file exists) and a lone high one
+    picture(rng, 80, 60).save(os.fsdecode(os.fsencode(str(base / "images")) + b"/caf\xe9.jpg"), quality=90)
+    images.append({"id": 7, "file_name": "caf\udce9.jpg", "width": 80, "height": 60})
+    images.append({"id": 8, "file_name": "\ud800.jpg", "width": 80, "height": 60})
     kp_out = [0.0] * 51
     kp_out[0:3] = [40.0, 30.0, 2]
     kp_out[27:30] = [500.0, 30.0, 2]  # keypoint 9 far right of the 80-pixel image
@@ -46,6 +52,7 @@ def make_coco(base: Path, rng: np.random.Generator) -> list[Kind]:
         {"image_id": 3, "category_id": 1, "bbox": [0, 0, 10, 10]},  # no id at all
         {"id": 16, "image_id": 5, "category_id": 1, "bbox": [1, 1, 5, 5]},  # of the entry without file_name
         {"id": 17, "image_id": 6, "category_id": 1, "bbox": [1, 1, 5, 5]},
+        {"id": 18, "image_id": 7, "category_id": 1, "bbox": [5, 5, 20, 20], "iscrowd": 0},
     ]
     (base / "annotations").mkdir()
     cats = [{"id": 1, "name": "person"}]
@@ -68,6 +75,10 @@ def make_coco(base: Path, rng: np.random.Generator) -> list[Kind]:
         Kind("coco_file_name_escape", src, "../secret.jpg", "reject", "unsafe_path",
              note="file_name climbs out of the images folder"),
         Kind("coco_annotation_of_missing_image", src, "annotation/11", "reject", "unknown_image", note="image_id 999 not listed"),
+        Kind("coco_file_name_latin1_byte", src, "caf\\udce9.jpg", "accept",
+             note="file_name \\udce9 in the JSON: the file named with byte 0xE9 is read, the record escaped"),
+        Kind("coco_file_name_lone_surrogate", src, "\\ud800.jpg", "reject", "unreadable_file",
+             note="file_name \\ud800 in the JSON: no file can have that name; rejected alone"),
         Kind("coco_image_file_missing", src, "not_on_disk.jpg", "reject", "unreadable_file", note="listed image, no file"),
         Kind("coco_keypoints_outside", src, "annotation/12", "reject", "keypoint_outside_image", note="visible keypoint at x=500"),
         Kind("coco_negative_box", src, "annotation/13", "reject", "bad_bbox", note="bbox width -10"),

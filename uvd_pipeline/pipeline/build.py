@@ -16,6 +16,7 @@ from ..images import set_pixel_limit, to_256
 from .quota import QUOTA_KEY
 from ..recipe import Recipe, SourceSpec
 from ..stages import Renderer, Sequencer, Source, Transform
+from ..storage import escape_name, escape_strings, escape_text
 from ..types import Image, Item, Reject, VisualSequence, WorkUnit
 
 
@@ -84,6 +85,7 @@ class UnitBuilder:
         items: list[Item] = []
         records: list[str] = []
         for got in st.source.read(unit):
+            got.record = escape_name(got.record)  # names from disks, tars, JSON may not be UTF-8
             records.append(got.record)
             if isinstance(got, Reject):
                 rejects.append(got)
@@ -115,6 +117,7 @@ class UnitBuilder:
                 rejects.append(Reject(rec, "unused", f"sequencer {st.sequencer.name!r} used no image of it"))
         for r in rejects:
             r.unit, r.source = unit.id, unit.source
+            r.detail = escape_text(r.detail)
         unique = set(records)
         return UnitBuild(
             unit=unit,
@@ -153,6 +156,7 @@ class UnitBuilder:
         seq = st.sequencer
         for index, s in enumerate(sequences):
             s.index = index
+            s.provenance = escape_strings(s.provenance)
             s.task = s.task or st.spec.task
             s.id = sequence_id(seq.name, seq.version + "/" + CODE_VERSION, seq.params_dict, s.image_ids)
         frac = st.spec.test_fraction
