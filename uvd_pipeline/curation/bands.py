@@ -146,9 +146,11 @@ def unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _sort_order(sort_cols: list[np.ndarray]) -> np.ndarray:
-    """Row order by the columns, the first column primary; ties keep input order."""
+    """Row order by the columns, the first column primary. The order of equal rows is fixed by
+    the input (a deterministic sort), and no result depends on it beyond which star edges join
+    identical rows, which never changes the components."""
     if len(sort_cols) == 1:
-        return np.argsort(sort_cols[0], kind="stable")
+        return np.argsort(sort_cols[0])
     return np.lexsort(sort_cols[::-1])
 
 
@@ -196,7 +198,7 @@ def bucket_edges(
         return stats
     mixed = bool((group != group[0]).any())
     cols = [group, permuted, *extra] if mixed else [permuted, *extra]
-    order = _sort_order(cols)  # stable: ties keep the (deterministic) input order
+    order = _sort_order(cols)
     cols = [c[order] for c in cols]
     nodes = nodes[order]
     grp = group[order]
@@ -221,6 +223,14 @@ def _distance(hashes: list[np.ndarray], i: np.ndarray, j: np.ndarray) -> np.ndar
     return d
 
 
+def _shifted_distance(hashes: list[np.ndarray], d: int) -> np.ndarray:
+    """Distance of every row i to row i + d."""
+    out = popcount(hashes[0][:-d] ^ hashes[0][d:])
+    for h in hashes[1:]:
+        out = np.maximum(out, popcount(h[:-d] ^ h[d:]))
+    return out
+
+
 def _run_pairs(
     run_keys: list[np.ndarray], hashes: list[np.ndarray], threshold: int, cap: int, stats: BucketStats
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -238,11 +248,17 @@ def _run_pairs(
     active = np.flatnonzero((remaining > 0) & ~in_big)
     d = 1
     while active.size:
-        j = active + d
-        ok = _distance(hashes, active, j) <= threshold
         stats.pairs_compared += active.size
-        out_i.append(active[ok])
-        out_j.append(j[ok])
+        if active.size * 4 > n:  # most rows still compare: whole shifted arrays beat gathers
+            hit = (remaining[: n - d] >= d) & ~in_big[: n - d] & (_shifted_distance(hashes, d) <= threshold)
+            i = np.flatnonzero(hit)
+            out_i.append(i)
+            out_j.append(i + d)
+        else:
+            j = active + d
+            ok = _distance(hashes, active, j) <= threshold
+            out_i.append(active[ok])
+            out_j.append(j[ok])
         d += 1
         active = active[remaining[active] >= d]
     for s, length in zip(starts[big], lens[big]):

@@ -56,7 +56,7 @@ def _members(scratch: Scratch, part: int, final_round: int) -> dict[str, Any]:
     columns = {name: nodes.column(name).take(rows) for name in ["node", "is_eval", "mask", "kh", "kl", *SLOT_COLUMNS, "record"]}
     columns["lnode"] = pa.array(label[3])
     where = partition_of(label[3], plan["node_parts"])
-    scratch.write_partitioned(scratch.rel("members"), f"from-{part:05d}", where, plan["node_parts"], columns)
+    scratch.write_partitioned(scratch.rel("members"), f"from-{part:05d}", where, plan["node_parts"], columns, compress=True)
     return {"members": int(len(vertices))}
 
 
@@ -107,7 +107,7 @@ def _keepers(scratch: Scratch, part: int) -> dict[str, Any]:
         "cluster_size": counts[inverse][idx].astype(np.int64),
     }
     where = partition_of(unit_index.astype(U64), plan["write_parts"])
-    scratch.write_partitioned(scratch.rel("decided"), f"from-{part:05d}", where, plan["write_parts"], columns)
+    scratch.write_partitioned(scratch.rel("decided"), f"from-{part:05d}", where, plan["write_parts"], columns, compress=True)
     by_reason = np.bincount(reason[idx], minlength=3)
     return {"clusters": int(len(keepers)), "sizes": sizes, "dropped": {r: int(n) for r, n in zip(REASONS, by_reason)}}
 

@@ -30,8 +30,8 @@ def _edges(scratch: Scratch, part: int) -> dict[str, Any]:
         tables = scratch.read_folder(folder, prefix=f"{kind}-")
         if not tables:
             continue
-        node, tab = column(tables, "node", U64), column(tables, "tab", np.int64)
-        mask, h = column(tables, "mask", np.uint8), column(tables, "h", U64)
+        node, tab = column(tables, "node", U64), column(tables, "tab", np.uint16)
+        mask, h = column(tables, "mask", np.uint8, default=1), column(tables, "h", U64)
         extra = [column(tables, f"x{s}", U64) for s in range(MAX_POSITIONS)] if kind == "multi" else []
         del tables
         order = np.argsort(tab, kind="stable")

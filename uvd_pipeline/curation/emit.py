@@ -44,7 +44,7 @@ def _emit(scratch: Scratch, task: int) -> dict[str, Any]:
     name = f"from-{task:05d}"
     scratch.write_partitioned(
         scratch.rel("nodes"), name, partition_of(nodes["node"], plan["node_parts"]), plan["node_parts"],
-        {k: nodes[k] for k in NODE_COLUMNS},
+        {k: nodes[k] for k in NODE_COLUMNS}, compress=True,
     )
     band_rows = _emit_bands(scratch, plan, nodes, name)
     _emit_exact(scratch, plan, nodes, name)
@@ -66,21 +66,18 @@ def _emit_bands(scratch: Scratch, plan: dict[str, Any], nodes: dict[str, Any], n
         node, mask, hmin = nodes["node"][idx], nodes["mask"][idx], nodes["hmin"][idx]
         extra = {f"x{s}": nodes[f"h{s}"][idx] for s in range(MAX_POSITIONS)} if kind == "multi" else {}
         for group, (first, end) in enumerate(plan["groups"]):
-            cols: dict[str, list[np.ndarray]] = {"node": [], "tab": [], "mask": [], "h": [], **{k: [] for k in extra}}
-            where = []
-            for table in range(first, end):
+            k, size = end - first, len(idx)
+            columns = {"node": np.tile(node, k), "tab": np.repeat(np.arange(first, end, dtype=np.uint16), size)}
+            if (mask != 1).any():  # left out when every row is a single image at position 0
+                columns["mask"] = np.tile(mask, k)
+            columns["h"] = np.empty(k * size, dtype=U64)
+            where = np.empty(k * size, dtype=np.int64)
+            for i, table in enumerate(range(first, end)):
                 permuted = layout.permuted(hmin, table)
-                where.append(band_partition(layout.keys(permuted, table), table, group, plan["hash_parts"]))
-                cols["node"].append(node)
-                cols["tab"].append(np.full(len(idx), table, dtype=np.uint16))
-                cols["mask"].append(mask)
-                cols["h"].append(permuted)
-                for k, v in extra.items():
-                    cols[k].append(v)
-            columns = {k: np.concatenate(v) for k, v in cols.items()}
-            scratch.write_partitioned(
-                scratch.rel("bands"), f"{kind}-{name}", np.concatenate(where), plan["band_parts"], columns
-            )
+                columns["h"][i * size : (i + 1) * size] = permuted
+                where[i * size : (i + 1) * size] = band_partition(layout.keys(permuted, table), table, group, plan["hash_parts"])
+            columns.update({col: np.tile(v, k) for col, v in extra.items()})
+            scratch.write_partitioned(scratch.rel("bands"), f"{kind}-{name}", where, plan["band_parts"], columns)
             total += len(columns["node"])
     return total
 

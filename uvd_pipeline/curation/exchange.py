@@ -16,7 +16,8 @@ import pyarrow as pa
 from ..manifests.store import OutputStore
 
 U64 = np.uint64
-_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
+_PLAIN = pa.ipc.IpcWriteOptions()
+_LZ4 = pa.ipc.IpcWriteOptions(compression="lz4")  # for tables with strings; hashes do not compress
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
@@ -46,21 +47,26 @@ class Scratch:
     def rel(self, *parts: str) -> str:
         return "/".join([self.root, *parts])
 
-    def write_table(self, rel: str, table: pa.Table) -> int:
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_file(sink, table.schema, options=_OPTIONS) as writer:
-            writer.write_table(table)
-        data = sink.getvalue().to_pybytes()
-        self.write_bytes(rel, data)
-        return len(data)
+    def write_table(self, rel: str, table: pa.Table, compress: bool = False) -> int:
+        """Stream the table into a file that readers see whole or not at all (store.open_write)."""
+        self._parent(rel)
+        with self.store.open_write(rel) as f:
+            with pa.ipc.new_file(f, table.schema, options=_LZ4 if compress else _PLAIN) as writer:
+                writer.write_table(table)
+            size = f.tell()
+        self.bytes_written += size
+        return size
 
     def write_bytes(self, rel: str, data: bytes) -> None:
+        self._parent(rel)
+        self.store.write_bytes(rel, data)
+        self.bytes_written += len(data)
+
+    def _parent(self, rel: str) -> None:
         parent = rel.rpartition("/")[0]
         if parent not in self._made:
             self.store.makedirs(parent)
             self._made.add(parent)
-        self.store.write_bytes(rel, data)
-        self.bytes_written += len(data)
 
     def read_table(self, rel: str) -> pa.Table:
         with pa.ipc.open_file(pa.BufferReader(self.store.read_bytes(rel))) as reader:
@@ -78,19 +84,21 @@ class Scratch:
         self.write_bytes(rel + ".done.json", json.dumps(result, sort_keys=True).encode())
 
     def write_partitioned(
-        self, folder: str, name: str, parts: np.ndarray, n_parts: int, columns: dict[str, np.ndarray | pa.Array]
+        self, folder: str, name: str, parts: np.ndarray, n_parts: int, columns: dict[str, np.ndarray | pa.Array],
+        compress: bool = False,
     ) -> int:
-        """Rows to `<folder>/p-XXXX/<name>.arrow` by their partition number (empty ones skipped)."""
+        """Rows to `<folder>/p-XXXXX/<name>.arrow` by their partition number (empty ones skipped),
+        in their input order within a partition."""
         if not len(parts):
             return 0
-        order = np.argsort(parts, kind="stable")
-        sorted_parts = parts[order]
-        bounds = np.searchsorted(sorted_parts, np.arange(n_parts + 1))
+        small = np.uint16 if n_parts <= 2**16 else np.uint32
+        order = np.argsort(parts.astype(small), kind="stable")  # a radix sort for 16-bit keys
+        bounds = np.searchsorted(parts[order], np.arange(n_parts + 1))
         table = pa.table({k: _take(v, order) for k, v in columns.items()})
         written = 0
         for p in np.flatnonzero(np.diff(bounds)):
             piece = table.slice(int(bounds[p]), int(bounds[p + 1] - bounds[p]))
-            written += self.write_table(f"{folder}/p-{p:05d}/{name}.arrow", piece)
+            written += self.write_table(f"{folder}/p-{p:05d}/{name}.arrow", piece, compress)
         return written
 
 
