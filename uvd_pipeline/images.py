@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from PIL import Image as PILImage
@@ -20,6 +23,23 @@ def set_pixel_limit(max_pixels: int | None) -> None:
     PILImage.MAX_IMAGE_PIXELS = max_pixels
 
 
+_reduced = threading.local()
+
+
+@contextmanager
+def reduced_decoding(side: int) -> Iterator[list[tuple[tuple[int, int], tuple[int, int]]]]:
+    """Within the block, `decode_image` in this thread decodes JPEGs at a reduced scale (PIL's
+    draft mode: 1/2 to 1/8, keeping at least `side` pixels on each side) for the curation
+    signatures. The yielded list collects ((width, height) decoded, (width, height) of the
+    original) for each image decoded, so the caller can tell an image's original size."""
+    log: list[tuple[tuple[int, int], tuple[int, int]]] = []
+    _reduced.side, _reduced.log = side, log
+    try:
+        yield log
+    finally:
+        _reduced.side, _reduced.log = None, None
+
+
 def decode_image(data: bytes, name: str = "") -> PILImage.Image:
     """Decode bytes into a fully loaded PIL image, EXIF orientation applied; of a multipage file
     (TIFF, animated GIF/WebP) the first page, as PIL opens it.
@@ -32,6 +52,10 @@ def decode_image(data: bytes, name: str = "") -> PILImage.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", PILImage.DecompressionBombWarning)
             img = PILImage.open(io.BytesIO(data))
+            original = img.size
+            side = getattr(_reduced, "side", None)
+            if side and img.format == "JPEG":
+                img.draft("RGB", (side, side))
             img.load()
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
         raise BadInput("decompression_bomb", f"{name}: {exc}") from None
@@ -41,6 +65,9 @@ def decode_image(data: bytes, name: str = "") -> PILImage.Image:
         raise BadInput("corrupt_image", f"{name}: {exc}") from None
     if img.width < 1 or img.height < 1:
         raise BadInput("empty_image", name)
+    log = getattr(_reduced, "log", None)
+    if log is not None:
+        log.append((img.size, original))
     try:
         img = ImageOps.exif_transpose(img)
     except Exception as exc:  # a broken EXIF block must not lose the image

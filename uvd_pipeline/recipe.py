@@ -20,6 +20,10 @@ Category = Literal[
 assert set(Category.__args__) == set(CATEGORIES)  # type: ignore[attr-defined]
 
 
+# The default near-duplicate threshold (bits of a 64-bit pHash); chosen from bench/dedup_quality.py.
+DEFAULT_DEDUP_THRESHOLD = 8
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -131,6 +135,40 @@ class PreprocessSpec(_Strict):
     )
 
 
+class EvalSetSpec(_Strict):
+    """An evaluation set: read for signatures only, never built. Training records that match one
+    of its images are dropped as `eval_contamination`."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_]*$", description="unique, snake_case")
+    plugin: str = Field(description="any source plugin, e.g. image_folder, coco, imagenet")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class CurationSpec(_Strict):
+    """The one global pass between planning and building (docs/CURATION.md). The smallest form is
+    `curation: {dedup: true}`; every other key has a default."""
+
+    dedup: bool = Field(default=False, description="drop exact and near duplicates across all sources")
+    threshold: int = Field(
+        default=DEFAULT_DEDUP_THRESHOLD, ge=0, le=16,
+        description="near duplicates: at most this many differing bits of the 64-bit perceptual hash",
+    )
+    priority: list[str] = Field(
+        default_factory=list, description="sources whose records are kept first within a cluster; the rest follow in recipe order",
+    )
+    skip_sources: list[str] = Field(default_factory=list, description="sources left out of curation (no signatures, nothing dropped)")
+    eval_sets: list[EvalSetSpec] = Field(default_factory=list)
+    filters: list[PluginRef] = Field(default_factory=list, description="filter plugins; thresholds in their params")
+    signatures_from: str | None = Field(
+        default=None, exclude_if=lambda v: v is None,
+        description="an earlier output whose committed signatures are reused where their identity matches",
+    )
+
+    @property
+    def enabled(self) -> bool:
+        return self.dedup or bool(self.eval_sets) or bool(self.filters)
+
+
 class Recipe(_Strict):
     name: str = "uvd"
     seed: int = 0
@@ -139,6 +177,7 @@ class Recipe(_Strict):
     sources: list[SourceSpec] = Field(min_length=1)
     output: str | None = None
     targets: TargetSpec | None = Field(default=None, exclude_if=lambda v: v is None)
+    curation: CurationSpec | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @field_validator("sources")
     @classmethod
@@ -159,7 +198,24 @@ class Recipe(_Strict):
                 _check_plugin("renderer", r.plugin, r.params, f"sources[{i}].renderers[{j}]")
             for j, t in enumerate(s.transforms):
                 _check_plugin("transform", t.plugin, t.params, f"sources[{i}].transforms[{j}]")
+        if self.curation is not None:
+            self._check_curation(self.curation)
         return self
+
+    def _check_curation(self, cur: CurationSpec) -> None:
+        names = [s.name for s in self.sources]
+        for key in ("priority", "skip_sources"):
+            for j, name in enumerate(getattr(cur, key)):
+                if name not in names:
+                    raise _PluginParamError(f"curation.{key}[{j}]: no source named {name!r}; sources: {', '.join(names)}")
+        seen: set[str] = set()
+        for j, ev in enumerate(cur.eval_sets):
+            if ev.name in seen or ev.name in names:
+                raise _PluginParamError(f"curation.eval_sets[{j}].name: {ev.name!r} is already the name of a source or eval set")
+            seen.add(ev.name)
+            _check_plugin("source", ev.plugin, ev.params, f"curation.eval_sets[{j}]")
+        for j, f in enumerate(cur.filters):
+            _check_plugin("filter", f.plugin, f.params, f"curation.filters[{j}]")
 
     def source(self, name: str) -> SourceSpec:
         for s in self.sources:
@@ -213,7 +269,7 @@ def parse_recipe(data: Any, origin: str = "<recipe>") -> Recipe:
         for err in exc.errors():
             msg = err["msg"].removeprefix("Value error, ")
             field = _loc(err["loc"])
-            if err["type"] == "value_error" and ".plugin:" in msg or ".params." in msg:
+            if err["type"] == "value_error" and (".plugin:" in msg or ".params." in msg or msg.startswith("curation.")):
                 lines.append(msg)
             else:
                 got = err.get("input")

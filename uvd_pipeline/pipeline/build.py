@@ -13,6 +13,7 @@ from .. import CODE_VERSION, registry
 from ..errors import BadInput
 from ..ids import derived_id, rng_for, seed_for, sequence_id, unit_fraction
 from ..images import set_pixel_limit, to_256
+from .drops import unit_drops
 from .quota import QUOTA_KEY
 from ..recipe import Recipe, SourceSpec
 from ..stages import Renderer, Sequencer, Source, Transform
@@ -84,9 +85,16 @@ class UnitBuilder:
         rejects: list[Reject] = []
         items: list[Item] = []
         records: list[str] = []
+        drops = unit_drops(unit.payload)  # curation's decisions: these records never reach a sequence
+        rejects_of_drops: set[str] = set()
         for got in st.source.read(unit):
             got.record = escape_name(got.record)  # names from disks, tars, JSON may not be UTF-8
             records.append(got.record)
+            if got.record in drops:
+                if got.record not in rejects_of_drops:
+                    rejects_of_drops.add(got.record)
+                    rejects.append(Reject(got.record, *drops[got.record]))
+                continue
             if isinstance(got, Reject):
                 rejects.append(got)
                 continue

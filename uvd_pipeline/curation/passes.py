@@ -1,0 +1,163 @@
+"""Curation between planning and building (docs/CURATION.md): the signature pass, the filters and
+the global cluster pass, ending in a decision file per training unit that loses records.
+
+Every step is a top-level function over small arguments, run by whatever task runner the engine
+gives (`runner.map(fn, args)`: in-process, Ray tasks or a Beam pipeline), so curation knows no
+engine. The decisions reach the build through the unit payload (CURATION_KEY): the build drops
+those records before anything is rendered or tokenized.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .. import CODE_VERSION, registry
+from ..ids import hash_hex
+from ..images import set_pixel_limit
+from ..manifests.store import OutputStore
+from ..recipe import Recipe
+from ..types import WorkUnit
+from ..pipeline.drops import CURATION_KEY
+from ..pipeline.quota import QUOTA_KEY
+from .decide import decide_unit, filter_unit
+from .ledger import EXCHANGE_DIR, commit_decisions, commit_signatures, read_decisions_summary, read_entry
+from .signatures import SIGNATURE_VERSION, sight_unit, signature_table
+
+Log = Callable[[str], None]
+
+
+def eval_unit_id(name: str, index: int) -> str:
+    return f"eval.{name}-{index:06d}"
+
+
+def plan_eval_units(recipe: Recipe) -> list[WorkUnit]:
+    """The units of every evaluation set: read for signatures only, never built."""
+    units = []
+    for spec in recipe.curation.eval_sets if recipe.curation else []:
+        source = registry.create_source(spec.plugin, spec.params, recipe.seed)
+        for i, payload in enumerate(source.units()):
+            units.append(WorkUnit(eval_unit_id(spec.name, i), spec.name, i, payload))
+    return units
+
+
+def _source_spec(recipe: Recipe, name: str) -> tuple[str, dict[str, Any], str]:
+    """(plugin, params, role) of a recipe source or an evaluation set."""
+    for ev in recipe.curation.eval_sets:
+        if ev.name == name:
+            return ev.plugin, ev.params, "eval"
+    spec = recipe.source(name)
+    return spec.plugin, spec.params, "train"
+
+
+def make_filters(recipe: Recipe) -> list:
+    filters = [registry.create("filter", f.plugin, f.params) for f in recipe.curation.filters]
+    for f in filters:
+        f.setup()
+    return filters
+
+
+def signature_identity(recipe: Recipe, unit: WorkUnit, filters: list) -> str:
+    """What decides a unit's signature rows: its source and payload, the filters' score settings
+    (not their thresholds) and the code."""
+    plugin, params, role = _source_spec(recipe, unit.source)
+    source = registry.create_source(plugin, params, recipe.seed)
+    payload = {k: v for k, v in unit.payload.items() if not k.startswith("_")}
+    scores = [f.score_identity() for f in filters]
+    return hash_hex("signatures", SIGNATURE_VERSION, CODE_VERSION, plugin, source.params_dict, role, payload, scores,
+                    recipe.preprocess.max_image_pixels)
+
+
+def sign_task(args: dict[str, Any]) -> dict[str, Any]:
+    """Compute and commit one unit's signatures (skipped when its committed entry matches)."""
+    recipe = Recipe.model_validate(args["recipe"])
+    unit = WorkUnit.from_row(args["unit"])
+    store = OutputStore(args["store"])
+    set_pixel_limit(recipe.preprocess.max_image_pixels)
+    filters = make_filters(recipe)
+    identity = signature_identity(recipe, unit, filters)
+    entry = read_entry(store, unit.id)
+    if entry is not None and entry.get("identity") == identity and store.exists(entry["file"]["path"]):
+        return entry
+    plugin, params, role = _source_spec(recipe, unit.source)
+    source = registry.create_source(plugin, params, recipe.seed)
+    source.setup()
+    try:
+        sighted, n_records = sight_unit(source, unit)
+        table = signature_table(sighted, filters)
+    finally:
+        source.teardown()
+        for f in filters:
+            f.teardown()
+    return commit_signatures(store, unit.id, unit.source, role, identity, table, n_records)
+
+
+def curate(recipe: Recipe, store: OutputStore, units: list[WorkUnit], runner: Any, log: Log = lambda _: None) -> list[WorkUnit]:
+    """Run the signature, filter and cluster passes for `units` (the plan) and return them with
+    each unit's decisions attached. Resumable: committed signatures and decisions are reused."""
+    cur = recipe.curation
+    if cur is None or not cur.enabled:
+        return units
+    train = [u for u in units if u.source not in cur.skip_sources and u.payload.get(QUOTA_KEY) != 0]
+    evals = plan_eval_units(recipe)
+    recipe_row = recipe.to_dict()
+    log(f"curation: signatures of {len(train)} training and {len(evals)} evaluation units")
+    entries = runner.map(sign_task, [{"recipe": recipe_row, "unit": u.to_row(), "store": store.url} for u in train + evals])
+    identity = hash_hex(
+        "decisions", CODE_VERSION, sorted((e["unit"], e["identity"], e["file"]["sha256"]) for e in entries),
+        cur.model_dump(mode="json", exclude={"signatures_from"}), [s.name for s in recipe.sources],
+    )
+    summary = read_decisions_summary(store)
+    if summary is None or summary.get("identity") != identity:
+        summary = _decide(recipe, store, entries, runner, identity, log)
+    else:
+        log("curation: decisions already committed for these signatures and settings; reused")
+    files = summary["units"]
+    out = []
+    for u in units:
+        if u.id in files:
+            payload = dict(u.payload)
+            payload[CURATION_KEY] = {"store": store.url, **{k: files[u.id][k] for k in ("path", "sha256")}}
+            u = WorkUnit(u.id, u.source, u.index, payload)
+        out.append(u)
+    dropped = sum(f["dropped"] for f in files.values())
+    log(f"curation: {dropped} records dropped in {len(files)} units")
+    return out
+
+
+def _decide(recipe: Recipe, store: OutputStore, entries: list[dict[str, Any]], runner: Any, identity: str, log: Log) -> dict:
+    cur = recipe.curation
+    recipe_row = recipe.to_dict()
+    prepared = runner.map(filter_unit, [{"recipe": recipe_row, "entry": e, "store": store.url} for e in entries])
+    ranks = _ranks(recipe)
+    refs = [p for p in prepared if p["input"] is not None]
+    stats: dict[str, Any] = {"filtered": sum(p["filtered"] for p in prepared)}
+    by_unit: dict[str, str] = {}
+    if (cur.dedup or cur.eval_sets) and refs:
+        from .cluster import SignatureRef, cluster_pass
+
+        sig_refs = [SignatureRef(unit=p["unit"], source=p["source"], rank=ranks[p["source"]], is_eval=p["role"] == "eval",
+                                 path=p["input"]) for p in refs]
+        result = cluster_pass(store, sig_refs, cur.threshold, runner, work_dir=f"{EXCHANGE_DIR}/cluster")
+        by_unit = dict(result.by_unit)
+        stats.update(result.stats)
+    todo = [{"recipe": recipe_row, "store": store.url, "unit": p["unit"], "filtered": p["filtered_path"],
+             "clustered": by_unit.get(p["unit"]), "dedup": cur.dedup}
+            for p in prepared if p["role"] == "train" and (p["filtered"] or p["unit"] in by_unit)]
+    files = {f["unit"]: f for f in runner.map(decide_unit, todo) if f["dropped"]}
+    reasons: dict[str, int] = {}
+    for f in files.values():
+        for reason, n in f["reasons"].items():
+            reasons[reason] = reasons.get(reason, 0) + n
+    stats["dropped_by_reason"] = dict(sorted(reasons.items()))
+    return commit_decisions(store, identity, files, stats)
+
+
+def _ranks(recipe: Recipe) -> dict[str, int]:
+    """The keep rank of every source: 0 for evaluation sets, then `priority`, then recipe order."""
+    cur = recipe.curation
+    ranks = {ev.name: 0 for ev in cur.eval_sets}
+    order = list(cur.priority) + [s.name for s in recipe.sources if s.name not in cur.priority]
+    for i, name in enumerate(order, start=1):
+        ranks[name] = i
+    return ranks

@@ -1,0 +1,161 @@
+"""The signature pass: for every record of a work unit, once, a cheap signature set.
+
+A row per image a record contributes: one for an image record, up to three frames at fixed
+positions (first, middle, last) for a record that yields several images (a video). Each row holds
+the content id (image ids hash the file's bytes, so equal bytes give equal ids), a 64-bit
+perceptual hash (`imagehash.phash`: 32x32 grey, DCT, 8x8 low frequencies against their median),
+the original size, plain statistics, and every filter plugin's scores.
+
+JPEGs are decoded at reduced scale (PIL's draft mode keeps at least SIGNATURE_SIDE pixels on each
+side), so this pass costs a fraction of a build; other formats decode whole and are shrunk at once.
+Statistics and filter scores are computed on the image squashed to STATS_SIDE x STATS_SIDE, so they
+do not depend on how much the decoder reduced it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+from PIL import Image as PILImage
+
+from ..ids import canonical_json
+from ..images import reduced_decoding
+from ..stages import Source
+from ..types import Item, Reject, WorkUnit
+
+SIGNATURE_VERSION = "1"
+SIGNATURE_SIDE = 128  # JPEG draft target: at least this many pixels on each side
+STATS_SIDE = 128  # statistics and filter scores see the image squashed to this size
+POSITIONS = 3  # frames of a multi-image record (a video) that get signatures
+
+SIGNATURE_SCHEMA = pa.schema(
+    [
+        pa.field("record", pa.string()),
+        pa.field("image_id", pa.string()),
+        pa.field("position", pa.int16()),
+        pa.field("phash", pa.uint64()),
+        pa.field("width", pa.int32()),
+        pa.field("height", pa.int32()),
+        pa.field("mean", pa.float32()),
+        pa.field("std", pa.float32()),
+        pa.field("laplacian_var", pa.float32()),
+        pa.field("scores", pa.string()),
+    ]
+)
+
+
+@dataclass
+class Sighted:
+    """One image of a record at signature size, with the size it had before reduction."""
+
+    record: str
+    image_id: str
+    pixels: np.ndarray  # at most SIGNATURE_SIDE * 2 on its short side
+    width: int
+    height: int
+
+
+def phash64(pixels: np.ndarray) -> int:
+    """The 64-bit DCT perceptual hash of an RGB image, as an unsigned int (bit 63 = the first
+    coefficient of imagehash's row-major 8x8 array)."""
+    import imagehash
+
+    bits = imagehash.phash(PILImage.fromarray(pixels)).hash.reshape(-1)
+    return int(np.packbits(bits.astype(np.uint8)).view(">u8")[0])
+
+
+def grey_stats(pixels: np.ndarray) -> tuple[float, float, float]:
+    """(mean, std, variance of the 4-neighbour Laplacian) of the grey image at STATS_SIDE square."""
+    grey = np.asarray(
+        PILImage.fromarray(pixels).convert("L").resize((STATS_SIDE, STATS_SIDE), PILImage.BILINEAR), dtype=np.float64
+    )
+    lap = -4 * grey[1:-1, 1:-1] + grey[:-2, 1:-1] + grey[2:, 1:-1] + grey[1:-1, :-2] + grey[1:-1, 2:]
+    return float(grey.mean()), float(grey.std()), float(lap.var())
+
+
+def shrink(pixels: np.ndarray) -> np.ndarray:
+    """A copy no larger than needed: the short side brought down to SIGNATURE_SIDE (never up)."""
+    h, w = pixels.shape[:2]
+    short = min(h, w)
+    if short <= SIGNATURE_SIDE:
+        return np.ascontiguousarray(pixels)
+    scale = SIGNATURE_SIDE / short
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(PILImage.fromarray(pixels).resize(size, PILImage.BILINEAR), dtype=np.uint8)
+
+
+def _original_size(log: list, pixels: np.ndarray) -> tuple[int, int]:
+    """The size before reduced decoding of the image these pixels came from, found among the
+    decodes since the last item (a source may decode several images per item); (w, h)."""
+    h, w = pixels.shape[:2]
+    for decoded, original in reversed(log):
+        if decoded == (w, h):
+            return original
+        if decoded == (h, w):  # EXIF orientation turned it after decoding
+            return original[1], original[0]
+    return w, h
+
+
+def sight_unit(source: Source, unit: WorkUnit) -> tuple[list[Sighted], int]:
+    """The images a unit's records contribute (POSITIONS fixed frames of a multi-image record),
+    decoded at reduced size; and how many records the source read (rejects included)."""
+    per_record: dict[str, list[Sighted]] = {}
+    records: set[str] = set()
+    with reduced_decoding(SIGNATURE_SIDE) as log:
+        for got in source.read(unit):
+            records.add(got.record)
+            if isinstance(got, Reject) or not isinstance(got, Item):
+                log.clear()
+                continue
+            width, height = _original_size(log, got.image.pixels)
+            log.clear()
+            seen = per_record.setdefault(got.record, [])
+            seen.append(Sighted(got.record, got.image.id, shrink(got.image.pixels), width, height))
+    out: list[Sighted] = []
+    for images in per_record.values():
+        out.extend(fixed_positions(images))
+    return out, len(records)
+
+
+def fixed_positions(images: list[Sighted]) -> list[Sighted]:
+    """First, middle and last image of a record (all of them when it has fewer), in order."""
+    if len(images) <= POSITIONS:
+        return images
+    picks = sorted({0, (len(images) - 1) // 2, len(images) - 1})
+    return [images[i] for i in picks]
+
+
+def signature_table(sighted: Iterable[Sighted], filters: list) -> pa.Table:
+    """The signature rows of a unit: positions numbered per record, sorted by (record, position)."""
+    rows = []
+    position: dict[str, int] = {}
+    for s in sighted:
+        pos = position.get(s.record, 0)
+        position[s.record] = pos + 1
+        mean, std, lap = grey_stats(s.pixels)
+        scores = {f.name: f.score(_signature_image(s)) for f in filters}
+        rows.append(
+            {
+                "record": s.record,
+                "image_id": s.image_id,
+                "position": pos,
+                "phash": phash64(s.pixels),
+                "width": s.width,
+                "height": s.height,
+                "mean": mean,
+                "std": std,
+                "laplacian_var": lap,
+                "scores": canonical_json(scores),
+            }
+        )
+    rows.sort(key=lambda r: (r["record"], r["position"]))
+    return pa.Table.from_pylist(rows, schema=SIGNATURE_SCHEMA)
+
+
+def _signature_image(s: Sighted):
+    from ..stages import SignatureImage
+
+    return SignatureImage(pixels=s.pixels, width=s.width, height=s.height, record=s.record)
