@@ -95,8 +95,11 @@ def verify_cmd(directory: str = typer.Argument(..., help="output directory or UR
     from ..manifests import open_dataset, verify_dataset
     from ..console.walk_progress import WalkProgress
 
+    from ..curation.verify import verify_curation
+
     with WalkProgress("verify") as progress:
         problems = verify_dataset(directory, on_unit=progress)
+    problems += verify_curation(directory)
     if problems:
         for p in problems:
             warn(f"[red]✗[/] {p}", "verify_problem", logging.ERROR, problem=p)

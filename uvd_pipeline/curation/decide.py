@@ -46,6 +46,7 @@ def filter_unit(args: dict[str, Any]) -> dict[str, Any]:
                 break
     if not detail:
         return out
+    store.makedirs(f"{EXCHANGE_DIR}/filters")
     base = f"{EXCHANGE_DIR}/filters/{entry['unit']}-{entry['file']['sha256'][:16]}"
     kept = table.filter(pc.invert(pc.is_in(table.column("record"), pa.array(sorted(detail)))))
     store.write_bytes(f"{base}.filtered.arrow", arrow_bytes(pa.table(
@@ -80,6 +81,7 @@ def decide_unit(args: dict[str, Any]) -> dict[str, Any]:
     data = arrow_bytes(table)
     name, sha = content_name(args["unit"], data, ".arrow")
     path = f"{DECISIONS_DIR}/{name}"
+    store.makedirs(DECISIONS_DIR)
     store.write_bytes(path, data)
     reasons: dict[str, int] = {}
     for r in table.column("reason").to_pylist():

@@ -62,6 +62,8 @@ def commit_signatures(
                    "records": len(set(table.column("record").to_pylist()))},
     }
     entry["checksum"] = entry_checksum(entry)
+    store.makedirs(SIGNATURES_DIR)
+    store.makedirs(LEDGER_DIR)
     store.write_bytes(path, data)
     store.write_text(f"{LEDGER_DIR}/{unit}.json", json_text(entry))
     return entry
@@ -93,6 +95,7 @@ def commit_decisions(store: OutputStore, identity: str, files: dict[str, dict[st
     summary: dict[str, Any] = {"identity": identity, "code_version": CODE_VERSION,
                                "units": {u: files[u] for u in sorted(files)}, "stats": stats}
     summary["checksum"] = entry_checksum(summary)
+    store.makedirs(CURATION_DIR)
     store.write_text(DECISIONS_FILE, json_text(summary))
     return summary
 

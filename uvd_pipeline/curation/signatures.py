@@ -27,8 +27,8 @@ from ..stages import Source
 from ..types import Item, Reject, WorkUnit
 
 SIGNATURE_VERSION = "1"
-SIGNATURE_SIDE = 128  # JPEG draft target: at least this many pixels on each side
-STATS_SIDE = 128  # statistics and filter scores see the image squashed to this size
+SIGNATURE_SIDE = 64  # JPEG draft target: at least this many pixels on each side
+STATS_SIDE = 64  # statistics and filter scores see the image squashed to this size
 POSITIONS = 3  # frames of a multi-image record (a video) that get signatures
 
 SIGNATURE_SCHEMA = pa.schema(
@@ -58,22 +58,26 @@ class Sighted:
     height: int
 
 
-def phash64(pixels: np.ndarray) -> int:
-    """The 64-bit DCT perceptual hash of an RGB image, as an unsigned int (bit 63 = the first
-    coefficient of imagehash's row-major 8x8 array)."""
+def grey_square(pixels: np.ndarray) -> PILImage.Image:
+    """The grey image squashed to STATS_SIDE x STATS_SIDE: what the hash and the statistics see."""
+    return PILImage.fromarray(pixels).convert("L").resize((STATS_SIDE, STATS_SIDE), PILImage.BILINEAR)
+
+
+def phash64(pixels: np.ndarray | PILImage.Image) -> int:
+    """The 64-bit DCT perceptual hash (imagehash.phash) of an RGB array or a grey square, as an
+    unsigned int (bit 63 = the first coefficient of imagehash's row-major 8x8 array)."""
     import imagehash
 
-    bits = imagehash.phash(PILImage.fromarray(pixels)).hash.reshape(-1)
+    img = pixels if isinstance(pixels, PILImage.Image) else grey_square(pixels)
+    bits = imagehash.phash(img).hash.reshape(-1)
     return int(np.packbits(bits.astype(np.uint8)).view(">u8")[0])
 
 
-def grey_stats(pixels: np.ndarray) -> tuple[float, float, float]:
-    """(mean, std, variance of the 4-neighbour Laplacian) of the grey image at STATS_SIDE square."""
-    grey = np.asarray(
-        PILImage.fromarray(pixels).convert("L").resize((STATS_SIDE, STATS_SIDE), PILImage.BILINEAR), dtype=np.float64
-    )
-    lap = -4 * grey[1:-1, 1:-1] + grey[:-2, 1:-1] + grey[2:, 1:-1] + grey[1:-1, :-2] + grey[1:-1, 2:]
-    return float(grey.mean()), float(grey.std()), float(lap.var())
+def grey_stats(grey: PILImage.Image) -> tuple[float, float, float]:
+    """(mean, std, variance of the 4-neighbour Laplacian) of a grey square (grey_square)."""
+    g = np.asarray(grey, dtype=np.float64)
+    lap = -4 * g[1:-1, 1:-1] + g[:-2, 1:-1] + g[2:, 1:-1] + g[1:-1, :-2] + g[1:-1, 2:]
+    return float(g.mean()), float(g.std()), float(lap.var())
 
 
 def shrink(pixels: np.ndarray) -> np.ndarray:
@@ -135,14 +139,15 @@ def signature_table(sighted: Iterable[Sighted], filters: list) -> pa.Table:
     for s in sighted:
         pos = position.get(s.record, 0)
         position[s.record] = pos + 1
-        mean, std, lap = grey_stats(s.pixels)
+        grey = grey_square(s.pixels)
+        mean, std, lap = grey_stats(grey)
         scores = {f.name: f.score(_signature_image(s)) for f in filters}
         rows.append(
             {
                 "record": s.record,
                 "image_id": s.image_id,
                 "position": pos,
-                "phash": phash64(s.pixels),
+                "phash": phash64(grey),
                 "width": s.width,
                 "height": s.height,
                 "mean": mean,

@@ -105,6 +105,10 @@ def run_recipe(
     try:
         check_resume(store, resolved, units)  # engines/identity.py: checkpoint, tokenizer, inventory
         _check_recipe(store, recipe, resolved)
+        if recipe.curation is not None and recipe.curation.enabled:  # the one global pass (docs/CURATION.md)
+            from .curation import curate_on_engine
+
+            units = curate_on_engine(recipe, store, units, engine, workers=workers, address=address)
         done = {name.removesuffix(".json") for name in Dataset(out).store.list("ledger", ".json")}
         pending = [u for u in units if u.id not in done]
         event(log, "run_started", f"run {recipe.name}: {len(pending)} of {len(units)} units to build on {engine} -> {out}",
