@@ -36,8 +36,8 @@ def originals(n_generated: int) -> list[Image.Image]:
 
     photos = []
     for name in ("astronaut", "coffee", "chelsea", "rocket", "camera", "moon", "page", "text", "immunohistochemistry",
-                 "hubble_deep_field", "retina", "colorwheel", "motorcycle_left", "motorcycle_right", "eagle",
-                 "brick", "grass", "gravel", "logo", "clock", "coins", "horse", "microaneurysms"):
+                 "hubble_deep_field", "retina", "colorwheel",
+                 "brick", "grass", "gravel", "logo", "clock", "coins", "horse", "cell", "shepp_logan_phantom"):
         fn = getattr(data, name, None)
         if fn is None:
             continue

@@ -13,9 +13,9 @@ from ..manifests.reader import read_arrow
 from ..manifests.store import OutputStore, content_name
 from ..manifests.writer import arrow_bytes
 from ..recipe import Recipe
-from .ledger import DECISION_SCHEMA, DECISIONS_DIR, EXCHANGE_DIR, read_checked
+from .ledger import DECISIONS_DIR, DROP_SCHEMA, EXCHANGE_DIR, read_checked
 
-REASONS = ("duplicate", "near_duplicate", "eval_contamination", "filtered")
+REASONS = ("duplicate", "near_duplicate", "eval_contamination", "filtered")  # FORMAT.md, rejects
 
 
 def filter_unit(args: dict[str, Any]) -> dict[str, Any]:
@@ -77,7 +77,7 @@ def decide_unit(args: dict[str, Any]) -> dict[str, Any]:
             rows.setdefault(r["record"], (r["reason"], twin_detail(r)))
     records = sorted(rows)
     table = pa.table({"record": records, "reason": [rows[r][0] for r in records],
-                      "detail": [rows[r][1] for r in records]}, schema=DECISION_SCHEMA)
+                      "detail": [rows[r][1] for r in records]}, schema=DROP_SCHEMA)
     data = arrow_bytes(table)
     name, sha = content_name(args["unit"], data, ".arrow")
     path = f"{DECISIONS_DIR}/{name}"

@@ -31,7 +31,7 @@ DECISIONS_DIR = f"{CURATION_DIR}/decisions"
 DECISIONS_FILE = f"{CURATION_DIR}/decisions.json"
 EXCHANGE_DIR = f"{CURATION_DIR}/exchange"
 
-DECISION_SCHEMA = pa.schema(
+DROP_SCHEMA = pa.schema(  # a committed decision file: the records a unit drops
     [
         pa.field("record", pa.string(), nullable=False),
         pa.field("reason", pa.string(), nullable=False),

@@ -102,7 +102,7 @@ def curate(recipe: Recipe, store: OutputStore, units: list[WorkUnit], runner: An
     evals = plan_eval_units(recipe)
     recipe_row = recipe.to_dict()
     log(f"curation: signatures of {len(train)} training and {len(evals)} evaluation units")
-    entries = runner.map(sign_task, [{"recipe": recipe_row, "unit": u.to_row(), "store": store.url} for u in train + evals])
+    entries = runner.map(sign_task, [({"recipe": recipe_row, "unit": u.to_row(), "store": store.url},) for u in train + evals])
     identity = hash_hex(
         "decisions", CODE_VERSION, sorted((e["unit"], e["identity"], e["file"]["sha256"]) for e in entries),
         cur.model_dump(mode="json", exclude={"signatures_from"}), [s.name for s in recipe.sources],
@@ -128,7 +128,7 @@ def curate(recipe: Recipe, store: OutputStore, units: list[WorkUnit], runner: An
 def _decide(recipe: Recipe, store: OutputStore, entries: list[dict[str, Any]], runner: Any, identity: str, log: Log) -> dict:
     cur = recipe.curation
     recipe_row = recipe.to_dict()
-    prepared = runner.map(filter_unit, [{"recipe": recipe_row, "entry": e, "store": store.url} for e in entries])
+    prepared = runner.map(filter_unit, [({"recipe": recipe_row, "entry": e, "store": store.url},) for e in entries])
     ranks = _ranks(recipe)
     refs = [p for p in prepared if p["input"] is not None]
     stats: dict[str, Any] = {"filtered": sum(p["filtered"] for p in prepared)}
@@ -138,13 +138,14 @@ def _decide(recipe: Recipe, store: OutputStore, entries: list[dict[str, Any]], r
 
         sig_refs = [SignatureRef(unit=p["unit"], source=p["source"], rank=ranks[p["source"]], is_eval=p["role"] == "eval",
                                  path=p["input"]) for p in refs]
-        result = cluster_pass(store, sig_refs, cur.threshold, runner, work_dir=f"{EXCHANGE_DIR}/cluster")
-        by_unit = dict(result.by_unit)
+        result = cluster_pass(store, sig_refs, cur.threshold, runner, scratch=f"{EXCHANGE_DIR}/cluster",
+                              on_stage=lambda name, n: log(f"curation: cluster pass, {name} ({n} tasks)"))
+        by_unit = dict(result.paths)
         stats.update(result.stats)
     todo = [{"recipe": recipe_row, "store": store.url, "unit": p["unit"], "filtered": p["filtered_path"],
              "clustered": by_unit.get(p["unit"]), "dedup": cur.dedup}
             for p in prepared if p["role"] == "train" and (p["filtered"] or p["unit"] in by_unit)]
-    files = {f["unit"]: f for f in runner.map(decide_unit, todo) if f["dropped"]}
+    files = {f["unit"]: f for f in runner.map(decide_unit, [(t,) for t in todo]) if f["dropped"]}
     reasons: dict[str, int] = {}
     for f in files.values():
         for reason, n in f["reasons"].items():

@@ -17,9 +17,9 @@ log = get_logger("curation")
 def curate_on_engine(
     recipe: Recipe, store: OutputStore, units: list[WorkUnit], engine: str, workers: int = 1, address: str | None = None
 ) -> list[WorkUnit]:
-    from .tasks import make_runner
+    from .tasks import task_runner
 
-    runner = make_runner(engine, workers=workers, address=address)
+    runner = task_runner(engine, workers=workers, **({"address": address} if engine == "ray" else {}))
     try:
         return curate(recipe, store, units, runner, log=lambda msg: event(log, "curation", msg))
     finally:

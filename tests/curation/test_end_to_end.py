@@ -1,0 +1,128 @@
+"""Curation end to end through `run_recipe`: every planted duplicate, the evaluation match and the
+blank image are dropped with their reasons before the build, accounting holds, and the decisions
+and digest are the same on every engine and after a resume."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from tests.curation.worlds import dup_recipe, full_curation, make_dup_world
+from tests.engines.helpers import ray_cluster  # noqa: F401 (a fixture)
+from uvd_pipeline.curation.ledger import DECISIONS_FILE
+from uvd_pipeline.curation.verify import verify_curation
+from uvd_pipeline.engines import run_recipe
+from uvd_pipeline.manifests import dataset_digest, open_dataset, verify_dataset
+from uvd_pipeline.recipe import parse_recipe
+
+pytest.importorskip("skimage")
+
+
+def rejects(out: str) -> dict[str, tuple[str, str]]:
+    ds = open_dataset(out)
+    rows: dict[str, tuple[str, str]] = {}
+    for e in ds.ledger:
+        from uvd_pipeline.manifests.reader import read_arrow
+
+        t = read_arrow(ds.store.read_bytes(e["files"]["rejects"]["path"]))
+        for r in t.to_pylist():
+            rows[r["record"]] = (r["reason"], r["detail"])
+    return rows
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dups")
+    return root, make_dup_world(root)
+
+
+@pytest.fixture(scope="module")
+def local_run(world, tmp_path_factory):
+    root, _ = world
+    out = str(tmp_path_factory.mktemp("out") / "local")
+    recipe = parse_recipe(dup_recipe(root, full_curation(root)))
+    summary = run_recipe(recipe, out, engine="local", quiet=True)
+    return out, summary
+
+
+def test_every_planted_duplicate_is_dropped_with_its_reason(world, local_run) -> None:
+    _, expected = world
+    out, summary = local_run
+    got = rejects(out)
+    for record, reason in expected["dropped"].items():
+        assert got[record][0] == reason, (record, got.get(record))
+    for pair, reason in expected["pairs"].items():
+        lost = [r for r in pair if r in got]
+        assert len(lost) == 1 and got[lost[0]][0] == reason, (pair, {r: got.get(r) for r in pair})
+        (kept,) = pair - {lost[0]}
+        assert repr(kept) in got[lost[0]][1]  # the detail names the kept twin
+    assert "val_0001.jpg" in got["p4.jpg"][1] and "evaluation set" in got["p4.jpg"][1]
+    assert "image_stats" in got["blank.jpg"][1]
+    curation_drops = {r for r, (why, _) in got.items() if why in ("duplicate", "near_duplicate", "eval_contamination", "filtered")}
+    assert len(curation_drops) == 5
+    totals = summary.dataset["totals"]
+    assert totals["records_read"] == totals["records_used"] + totals["records_rejected"]
+    assert totals["sequences"] == 11 - 5
+    assert verify_dataset(out) == [] and verify_curation(out) == []
+
+
+def test_no_curation_block_keeps_everything(world, tmp_path) -> None:
+    root, _ = world
+    out = str(tmp_path / "plain")
+    summary = run_recipe(parse_recipe(dup_recipe(root)), out, engine="local", quiet=True)
+    assert summary.dataset["totals"]["sequences"] == 11
+    assert not open_dataset(out).store.exists(DECISIONS_FILE)
+
+
+def test_ray_and_beam_decide_the_same(world, local_run, tmp_path, ray_cluster) -> None:
+    root, _ = world
+    out, _ = local_run
+    want = dataset_digest(open_dataset(out))
+    recipe = parse_recipe(dup_recipe(root, full_curation(root)))
+    for engine in ("ray", "beam"):
+        other = str(tmp_path / engine)
+        run_recipe(recipe, other, engine=engine, workers=2, quiet=True)
+        assert dataset_digest(open_dataset(other)) == want, engine
+        assert rejects(other) == rejects(out), engine
+
+
+def test_a_resume_reuses_signatures_and_decisions(world, local_run, tmp_path) -> None:
+    """A run killed after its curation pass resumes with the same decisions: the committed
+    signatures and decisions.json are reused, never recomputed."""
+    import shutil
+
+    root, _ = world
+    out, _ = local_run
+    copy = str(tmp_path / "resumed")
+    shutil.copytree(out, copy)
+    ds = open_dataset(copy)
+    for name in ds.store.list("ledger", ".json")[:2]:  # two units lost with the kill
+        ds.store.remove(f"ledger/{name}")
+    before = ds.store.read_text(DECISIONS_FILE)
+    run_recipe(parse_recipe(dup_recipe(root, full_curation(root))), copy, engine="local", quiet=True)
+    assert ds.store.read_text(DECISIONS_FILE) == before
+    assert dataset_digest(open_dataset(copy)) == dataset_digest(open_dataset(out))
+    assert rejects(copy) == rejects(out)
+
+
+def test_decision_files_are_checked(world, local_run, tmp_path) -> None:
+    import json
+    import shutil
+
+    out, _ = local_run
+    copy = str(tmp_path / "tampered")
+    shutil.copytree(out, copy)
+    ds = open_dataset(copy)
+    summary = json.loads(ds.store.read_text(DECISIONS_FILE))
+    path = next(iter(summary["units"].values()))["path"]
+    table = pa.ipc.open_file(ds.store.path(path)).read_all()
+    ds.store.write_bytes(path, _arrow(table.slice(1)))
+    problems = verify_curation(copy)
+    assert any(path in p and "sha256" in p for p in problems), problems
+
+
+def _arrow(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema) as w:
+        w.write_table(table)
+    return sink.getvalue().to_pybytes()
