@@ -206,7 +206,7 @@ def _videos(base: Path, rng: np.random.Generator) -> list[Kind]:
     (base / "zero_byte.mp4").write_bytes(b"")
     return [
         Kind("video_control", src, "ok.avi", "accept", note="control"),
-        Kind("video_too_short", src, "short.avi", "reject", "video_too_short", note="3 frames; a 4-frame clip at stride 2 needs 7"),
+        Kind("video_too_short", src, "short.avi", "reject", "video_too_short", note="3 frames; a 4-frame clip needs 4 even at stride 1"),
         Kind("video_not_decoding", src, "corrupt.mp4", "reject", "unreadable_video", note="ftyp box then random bytes"),
         Kind("video_zero_byte", src, "zero_byte.mp4", "reject", "unreadable_video", note="0 bytes"),
     ]
