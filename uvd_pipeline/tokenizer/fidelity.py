@@ -87,19 +87,26 @@ def encode_timed(model, pixels: np.ndarray, rounds: int = 1) -> tuple[np.ndarray
 
 def compare_precisions(model, pixels: np.ndarray, dtypes: list[str], rounds: int = 1,
                        decode: bool = True) -> list[PrecisionReport]:
-    """float32 first (the reference), then each of `dtypes`; the model is left in float32."""
+    """float32 first (the reference, IEEE: no TF32), then each of `dtypes` ("float32+tf32" is
+    float32 with TF32 allowed, which only differs on CUDA); the model is left as it was."""
     reports, reference = [], None
-    for dtype in ["float32", *[d for d in dtypes if d != "float32"]]:
-        model.to(dtype=dtype)
-        codes, seconds = encode_timed(model, pixels, rounds)
-        if reference is None:
-            reference = codes
-        equal = codes == reference
-        quality = float(np.mean([psnr(x, y) for x, y in zip(pixels, model.decode(codes))])) if decode else float("nan")
-        reports.append(PrecisionReport(
-            dtype=dtype, images=len(pixels), agreement=float(equal.mean()),
-            images_identical=int(equal.all(axis=1).sum()), codes_used=int(np.unique(codes).size),
-            codebook_size=int(model.config.num_embeddings), psnr_db=quality, seconds_per_image=seconds,
-        ))
-    model.to(dtype="float32")
+    saved = (model.dtype, model.tf32)
+    try:
+        for label in ["float32", *[d for d in dtypes if d != "float32"]]:
+            dtype, _, tf32 = label.partition("+")
+            model.to(dtype=dtype)
+            model.tf32 = tf32 == "tf32"
+            codes, seconds = encode_timed(model, pixels, rounds)
+            if reference is None:
+                reference = codes
+            equal = codes == reference
+            quality = float(np.mean([psnr(x, y) for x, y in zip(pixels, model.decode(codes))])) if decode else float("nan")
+            reports.append(PrecisionReport(
+                dtype=label, images=len(pixels), agreement=float(equal.mean()),
+                images_identical=int(equal.all(axis=1).sum()), codes_used=int(np.unique(codes).size),
+                codebook_size=int(model.config.num_embeddings), psnr_db=quality, seconds_per_image=seconds,
+            ))
+    finally:
+        model.to(dtype=saved[0])
+        model.tf32 = saved[1]
     return reports
