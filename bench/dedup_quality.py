@@ -112,7 +112,6 @@ def main() -> None:
             kind.append(name)
     h = np.array(hashes, dtype=np.uint64)
     fam = np.array(family)
-    kinds = np.array(kind)
     n = len(h)
     iu, ju = np.triu_indices(n, 1)
     dist = popcount(h[iu] ^ h[ju])

@@ -74,7 +74,7 @@ def test_no_curation_block_keeps_everything(world, tmp_path) -> None:
     assert not open_dataset(out).store.exists(DECISIONS_FILE)
 
 
-def test_ray_and_beam_decide_the_same(world, local_run, tmp_path, ray_cluster) -> None:
+def test_ray_and_beam_decide_the_same(world, local_run, tmp_path, ray_cluster) -> None:  # noqa: F811
     root, _ = world
     out, _ = local_run
     want = dataset_digest(open_dataset(out))

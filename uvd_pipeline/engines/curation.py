@@ -3,7 +3,6 @@ pipeline) runs the signature, filter and cluster passes before any unit is built
 
 from __future__ import annotations
 
-from typing import Any
 
 from ..console.logs import event, get_logger
 from ..curation.passes import curate
