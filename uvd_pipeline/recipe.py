@@ -20,8 +20,10 @@ Category = Literal[
 assert set(Category.__args__) == set(CATEGORIES)  # type: ignore[attr-defined]
 
 
-# The default near-duplicate threshold (bits of a 64-bit pHash); chosen from bench/dedup_quality.py.
-DEFAULT_DEDUP_THRESHOLD = 8
+# The default near-duplicate threshold (bits of a 64-bit pHash), from bench/dedup_quality.py and the cluster
+# pass's cost (docs/CURATION.md): at 4 bits no unrelated pair matched and re-encodes, resizes, brightness
+# changes and blur are found; each bit more multiplies the exchanged band rows.
+DEFAULT_DEDUP_THRESHOLD = 4
 
 
 class _Strict(BaseModel):

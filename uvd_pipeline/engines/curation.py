@@ -3,7 +3,6 @@ pipeline) runs the signature, filter and cluster passes before any unit is built
 
 from __future__ import annotations
 
-
 from ..console.logs import event, get_logger
 from ..curation.passes import curate
 from ..manifests.store import OutputStore
