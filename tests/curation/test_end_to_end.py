@@ -126,3 +126,24 @@ def _arrow(table: pa.Table) -> bytes:
     with pa.ipc.new_file(sink, table.schema) as w:
         w.write_table(table)
     return sink.getvalue().to_pybytes()
+
+
+def test_new_thresholds_reuse_stored_scores(world, local_run, tmp_path, monkeypatch) -> None:
+    """A new output with other thresholds and `signatures_from` decodes nothing again: the
+    signature pass is made to fail, and the run still decides from the stored scores."""
+    import uvd_pipeline.curation.passes as passes
+
+    root, _ = world
+    out, _ = local_run
+
+    def no_decoding(*_a, **_k):
+        raise AssertionError("signatures were recomputed")
+
+    monkeypatch.setattr(passes, "sight_unit", no_decoding)
+    cur = {**full_curation(root), "signatures_from": out, "filters": [{"plugin": "image_stats", "params": {"min_std": 60.0}}]}
+    other = str(tmp_path / "rethreshold")
+    run_recipe(parse_recipe(dup_recipe(root, cur)), other, engine="local", quiet=True)
+    got = rejects(other)
+    filtered = {r for r, (why, _) in got.items() if why == "filtered"}
+    assert "blank.jpg" in filtered and len(filtered) > 1  # the stricter min_std drops more than the blank
+    assert all("min_std 60" in got[r][1] for r in filtered - {"blank.jpg"})

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pyarrow as pa
+
 from .. import CODE_VERSION, registry
 from ..ids import hash_hex
 from ..images import set_pixel_limit
@@ -21,7 +23,7 @@ from ..types import WorkUnit
 from ..pipeline.drops import CURATION_KEY
 from ..pipeline.quota import QUOTA_KEY
 from .decide import decide_unit, filter_unit
-from .ledger import EXCHANGE_DIR, commit_decisions, commit_signatures, read_decisions_summary, read_entry
+from .ledger import EXCHANGE_DIR, commit_decisions, commit_signatures, read_checked, read_decisions_summary, read_entry
 from .signatures import SIGNATURE_VERSION, sight_unit, signature_table
 
 Log = Callable[[str], None]
@@ -80,6 +82,10 @@ def sign_task(args: dict[str, Any]) -> dict[str, Any]:
     if entry is not None and entry.get("identity") == identity and store.exists(entry["file"]["path"]):
         return entry
     plugin, params, role = _source_spec(recipe, unit.source)
+    reused = _reuse(recipe.curation.signatures_from, unit.id, identity)
+    if reused is not None:  # an earlier output scored the same unit the same way: no decoding
+        table, n_records = reused
+        return commit_signatures(store, unit.id, unit.source, role, identity, table, n_records)
     source = registry.create_source(plugin, params, recipe.seed)
     source.setup()
     try:
@@ -90,6 +96,17 @@ def sign_task(args: dict[str, Any]) -> dict[str, Any]:
         for f in filters:
             f.teardown()
     return commit_signatures(store, unit.id, unit.source, role, identity, table, n_records)
+
+
+def _reuse(root: str | None, unit: str, identity: str) -> tuple[pa.Table, int] | None:
+    """The signature table an earlier output committed for this unit with this identity."""
+    if not root:
+        return None
+    other = OutputStore(root)
+    entry = read_entry(other, unit)
+    if entry is None or entry.get("identity") != identity:
+        return None
+    return read_checked(other, entry["file"]), entry["counts"]["records_read"]
 
 
 def curate(recipe: Recipe, store: OutputStore, units: list[WorkUnit], runner: Any, log: Log = lambda _: None) -> list[WorkUnit]:
