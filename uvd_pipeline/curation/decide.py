@@ -14,6 +14,7 @@ from ..manifests.store import OutputStore, content_name
 from ..manifests.writer import arrow_bytes
 from ..recipe import Recipe
 from .ledger import DECISIONS_DIR, DROP_SCHEMA, EXCHANGE_DIR, read_checked
+from .signatures import BAD_INPUT
 
 REASONS = ("duplicate", "near_duplicate", "eval_contamination", "filtered")  # FORMAT.md, rejects
 
@@ -40,7 +41,8 @@ def filter_unit(args: dict[str, Any]) -> dict[str, Any]:
             continue
         parsed = json.loads(scores)
         for f in filters:
-            verdict = f.check(parsed.get(f.name, {}))
+            mine = parsed.get(f.name, {})
+            verdict = f"{f.name}: cannot score the image ({mine[BAD_INPUT]})" if BAD_INPUT in mine else f.check(mine)
             if verdict:  # a record is filtered when any of its images fails any filter
                 detail[rec] = verdict
                 break

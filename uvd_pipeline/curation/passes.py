@@ -18,13 +18,26 @@ from .. import CODE_VERSION, registry
 from ..ids import hash_hex
 from ..images import set_pixel_limit
 from ..manifests.store import OutputStore
-from ..recipe import Recipe
-from ..types import WorkUnit
 from ..pipeline.drops import CURATION_KEY
 from ..pipeline.quota import QUOTA_KEY
+from ..recipe import Recipe
+from ..types import WorkUnit
 from .decide import decide_unit, filter_unit
-from .ledger import EXCHANGE_DIR, commit_decisions, commit_signatures, read_checked, read_decisions_summary, read_entry
-from .signatures import SIGNATURE_VERSION, sight_unit, signature_table
+from .ledger import (
+    EXCHANGE_DIR,
+    commit_decisions,
+    commit_signatures,
+    read_checked,
+    read_decisions_summary,
+    read_entry,
+)
+from .signatures import (
+    FILTER_SIDE,
+    SIGNATURE_SIDE,
+    SIGNATURE_VERSION,
+    sight_unit,
+    signature_table,
+)
 
 Log = Callable[[str], None]
 
@@ -89,7 +102,7 @@ def sign_task(args: dict[str, Any]) -> dict[str, Any]:
     source = registry.create_source(plugin, params, recipe.seed)
     source.setup()
     try:
-        sighted, n_records = sight_unit(source, unit)
+        sighted, n_records = sight_unit(source, unit, FILTER_SIDE if filters else SIGNATURE_SIDE)
         table = signature_table(sighted, filters)
     finally:
         source.teardown()

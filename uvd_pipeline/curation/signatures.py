@@ -7,9 +7,10 @@ perceptual hash (`imagehash.phash`: 32x32 grey, DCT, 8x8 low frequencies against
 the original size, plain statistics, and every filter plugin's scores.
 
 JPEGs are decoded at reduced scale (PIL's draft mode keeps at least SIGNATURE_SIDE pixels on each
-side), so this pass costs a fraction of a build; other formats decode whole and are shrunk at once.
-Statistics and filter scores are computed on the image squashed to STATS_SIDE x STATS_SIDE, so they
-do not depend on how much the decoder reduced it.
+side, FILTER_SIDE when the recipe has filters, whose scores want more detail), so this pass costs a
+fraction of a build; other formats decode whole and are shrunk at once. The hash and the
+statistics see the grey image area-averaged to STATS_SIDE x STATS_SIDE, which composes with the
+decoder's reduction: they hardly depend on how much it reduced the image.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 from PIL import Image as PILImage
 
+from ..errors import BadInput
 from ..ids import canonical_json
 from ..images import reduced_decoding
 from ..stages import Source
@@ -28,8 +30,10 @@ from ..types import Item, Reject, WorkUnit
 
 SIGNATURE_VERSION = "1"
 SIGNATURE_SIDE = 64  # JPEG draft target: at least this many pixels on each side
+FILTER_SIDE = 256  # the same with filters (image_stats measures at 256 x 256: docs/FILTERS.md)
 STATS_SIDE = 64  # statistics and filter scores see the image squashed to this size
 POSITIONS = 3  # frames of a multi-image record (a video) that get signatures
+BAD_INPUT = "bad_input"  # in a filter's scores: why it could not score the image
 
 SIGNATURE_SCHEMA = pa.schema(
     [
@@ -60,7 +64,7 @@ class Sighted:
 
 def grey_square(pixels: np.ndarray) -> PILImage.Image:
     """The grey image squashed to STATS_SIDE x STATS_SIDE: what the hash and the statistics see."""
-    return PILImage.fromarray(pixels).convert("L").resize((STATS_SIDE, STATS_SIDE), PILImage.BILINEAR)
+    return PILImage.fromarray(pixels).convert("L").resize((STATS_SIDE, STATS_SIDE), PILImage.BOX)
 
 
 def phash64(pixels: np.ndarray | PILImage.Image) -> int:
@@ -80,15 +84,15 @@ def grey_stats(grey: PILImage.Image) -> tuple[float, float, float]:
     return float(g.mean()), float(g.std()), float(lap.var())
 
 
-def shrink(pixels: np.ndarray) -> np.ndarray:
-    """A copy no larger than needed: the short side brought down to SIGNATURE_SIDE (never up)."""
+def shrink(pixels: np.ndarray, side: int = SIGNATURE_SIDE) -> np.ndarray:
+    """A copy no larger than needed: the short side brought down to `side` (never up)."""
     h, w = pixels.shape[:2]
     short = min(h, w)
-    if short <= SIGNATURE_SIDE:
+    if short <= side:
         return np.ascontiguousarray(pixels)
-    scale = SIGNATURE_SIDE / short
+    scale = side / short
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.asarray(PILImage.fromarray(pixels).resize(size, PILImage.BILINEAR), dtype=np.uint8)
+    return np.asarray(PILImage.fromarray(pixels).resize(size, PILImage.BOX), dtype=np.uint8)
 
 
 def _original_size(log: list, pixels: np.ndarray) -> tuple[int, int]:
@@ -103,12 +107,13 @@ def _original_size(log: list, pixels: np.ndarray) -> tuple[int, int]:
     return w, h
 
 
-def sight_unit(source: Source, unit: WorkUnit) -> tuple[list[Sighted], int]:
+def sight_unit(source: Source, unit: WorkUnit, side: int = SIGNATURE_SIDE) -> tuple[list[Sighted], int]:
     """The images a unit's records contribute (POSITIONS fixed frames of a multi-image record),
-    decoded at reduced size; and how many records the source read (rejects included)."""
+    decoded at reduced size (at least `side` pixels a side); and how many records the source read
+    (rejects included)."""
     per_record: dict[str, list[Sighted]] = {}
     records: set[str] = set()
-    with reduced_decoding(SIGNATURE_SIDE) as log:
+    with reduced_decoding(side) as log:
         for got in source.read(unit):
             records.add(got.record)
             if isinstance(got, Reject) or not isinstance(got, Item):
@@ -117,7 +122,7 @@ def sight_unit(source: Source, unit: WorkUnit) -> tuple[list[Sighted], int]:
             width, height = _original_size(log, got.image.pixels)
             log.clear()
             seen = per_record.setdefault(got.record, [])
-            seen.append(Sighted(got.record, got.image.id, shrink(got.image.pixels), width, height))
+            seen.append(Sighted(got.record, got.image.id, shrink(got.image.pixels, side), width, height))
     out: list[Sighted] = []
     for images in per_record.values():
         out.extend(fixed_positions(images))
@@ -141,7 +146,7 @@ def signature_table(sighted: Iterable[Sighted], filters: list) -> pa.Table:
         position[s.record] = pos + 1
         grey = grey_square(s.pixels)
         mean, std, lap = grey_stats(grey)
-        scores = {f.name: f.score(_signature_image(s)) for f in filters}
+        scores = {f.name: _score(f, s) for f in filters}
         rows.append(
             {
                 "record": s.record,
@@ -158,6 +163,15 @@ def signature_table(sighted: Iterable[Sighted], filters: list) -> pa.Table:
         )
     rows.sort(key=lambda r: (r["record"], r["position"]))
     return pa.Table.from_pylist(rows, schema=SIGNATURE_SCHEMA)
+
+
+def _score(f, s: Sighted) -> dict[str, float | str]:
+    """A filter's scores of one image; an image it cannot score keeps the reason instead
+    (BAD_INPUT), and the filter step drops the record with it."""
+    try:
+        return f.score(_signature_image(s))
+    except BadInput as exc:
+        return {BAD_INPUT: f"{exc.reason}: {exc.detail}"}
 
 
 def _signature_image(s: Sighted):
