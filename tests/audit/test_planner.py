@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from tests.audit.worlds import build_once, install_test_plugins, make_images, make_tar, recipe_dict, source
-from uvd_pipeline.audit.planner import DEFAULT_GPU_IMAGES_PER_S, make_plan
+from uvd_pipeline.audit.planner import gpu_rate, make_plan
 from uvd_pipeline.manifests import Dataset
 from uvd_pipeline.recipe import parse_recipe
 from uvd_pipeline.sources.webdataset import WebDatasetSource
@@ -57,7 +57,7 @@ def test_plan_predicts_exactly_what_the_run_builds(world, tmp_path_factory):
     reasons = Counter(Dataset(str(out)).rejects()["reason"].to_pylist())
     assert reasons == {"over_quota": 4}  # read, then capped away: accounted for, not lost
     assert {r.key for r in plan.rows("task")} == {"image", "frames"}
-    assert plan.gpu_hours == pytest.approx(plan.totals.images / DEFAULT_GPU_IMAGES_PER_S / 3600)
+    assert plan.gpu_hours == pytest.approx(plan.totals.images / gpu_rate(plan.recipe.tokenizer)[0] / 3600)
 
 
 def test_webdataset_counts_records_from_headers(tmp_path):
@@ -99,3 +99,24 @@ def test_plan_shares_against_targets_and_notes(world):
     assert plan.gpu_hours == pytest.approx(19 / 10 / 3600)
     d = plan.to_dict()
     assert d["totals"]["sequences"] == 19 and len(d["units"]) == 2 + 2
+
+
+def test_gpu_hours_follow_the_tokenizer_precision(tmp_path):
+    from uvd_pipeline.recipe import TokenizerSpec
+
+    rates = {key: gpu_rate(TokenizerSpec(**spec))[0] for key, spec in {
+        "float32": {}, "tf32": {"tf32": True}, "bfloat16": {"dtype": "bfloat16"}, "float16": {"dtype": "float16"},
+    }.items()}
+    # 216.3 GFLOP/image at 35 % of an H100's dense peak per precision (989 / 494.7 / 66.9 TFLOP/s)
+    assert rates == {"float32": 108.0, "tf32": 800.0, "bfloat16": 1600.0, "float16": 1600.0}
+    assert "float32" in gpu_rate(TokenizerSpec())[1] and "66.9 TFLOP/s" in gpu_rate(TokenizerSpec())[1]
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    base = {"sources": [{"name": "img", "plugin": "image_folder", "params": {"path": str(tmp_path)},
+                         "category": "unlabelled_images"}]}
+    plain = make_plan(parse_recipe(base))
+    bf16 = make_plan(parse_recipe({**base, "tokenizer": {"dtype": "bfloat16"}}))
+    assert (plain.gpu_images_per_s, bf16.gpu_images_per_s) == (108.0, 1600.0)
+    assert plain.totals.images == 1 and plain.gpu_hours == pytest.approx(bf16.gpu_hours * 1600 / 108)
+    assert make_plan(parse_recipe(base), gpu_images_per_s=50.0).to_dict()["gpu_rate_origin"] == "given"

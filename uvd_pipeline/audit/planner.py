@@ -10,19 +10,34 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..pipeline.plan import plan_units
-from ..recipe import Recipe
+from ..recipe import Recipe, TokenizerSpec
 from ..types import CATEGORIES
 from ..pipeline.quota import UnitEstimate, assign_quotas, estimate_units
 from .targets import ShareRow
 
-#: Images/s of the LVM VQGAN encoder on one GPU, used when `--gpu-images-per-s` is not given.
-#: An estimate, not a measurement: the encoder costs 216.3 GFLOP per 256x256 image (counted with
-#: torch.utils.flop_counter on the LVM architecture, uvd_pipeline.tokenizer.LVM_CONFIG); one
-#: H100 SXM peaks at 989 TFLOP/s dense BF16, and a convolutional encoder under bf16 autocast
-#: reaches roughly 35 % of that: 989e12 * 0.35 / 216.3e9 ~ 1,600 images/s. Replace it with the
-#: tokenizer benchmark's measured rate (BENCHMARKS.md) once one is recorded on a GPU.
-DEFAULT_GPU_IMAGES_PER_S = 1600.0
+#: Images/s of the LVM VQGAN encoder on one GPU, by the recipe's compute precision (tokenizer.dtype
+#: and tokenizer.tf32), used when `--gpu-images-per-s` is not given. Estimates, not measurements:
+#: the encoder costs 216.3 GFLOP per 256x256 image (counted with torch.utils.flop_counter on the LVM
+#: architecture, uvd_pipeline.tokenizer.LVM_CONFIG); one H100 SXM peaks at 989 TFLOP/s dense in
+#: bf16/fp16, 494.7 in TF32 and 66.9 in IEEE float32 (no tensor cores), and a convolutional
+#: encoder is assumed to reach 35 % of the peak of its precision: bf16 989e12 * 0.35 / 216.3e9 ~
+#: 1,600 images/s. Replace them with the tokenizer benchmark's measured rates (BENCHMARKS.md)
+#: once they are recorded on a GPU.
+ENCODER_GFLOP_PER_IMAGE = 216.3
+ASSUMED_UTILISATION = 0.35
+H100_PEAK_TFLOPS = {"bfloat16": 989.0, "float16": 989.0, "float32+tf32": 494.7, "float32": 66.9}
+DEFAULT_GPU_IMAGES_PER_S = 1600.0  # the bf16 estimate (before tokenizer.dtype existed)
 GPU_RATE_ORIGIN = "estimate: 216.3 GFLOP/image at 35% of an H100's 989 TFLOP/s bf16"
+
+
+def gpu_rate(spec: TokenizerSpec) -> tuple[float, str]:
+    """The estimated images/s per GPU for a tokenizer's precision, and where the figure comes from."""
+    key = "float32+tf32" if spec.dtype == "float32" and spec.tf32 else spec.dtype
+    peak = H100_PEAK_TFLOPS[key]
+    rate = float(f"{peak * 1e12 * ASSUMED_UTILISATION / (ENCODER_GFLOP_PER_IMAGE * 1e9):.3g}")
+    return rate, (f"estimate for tokenizer.dtype {key}: {ENCODER_GFLOP_PER_IMAGE} GFLOP/image at "
+                  f"{ASSUMED_UTILISATION:.0%} of an H100's {peak:g} TFLOP/s")
+
 
 GROUPS = ("source", "category", "task")
 
@@ -48,6 +63,7 @@ class Plan:
     estimates: list[UnitEstimate]
     gpu_images_per_s: float = DEFAULT_GPU_IMAGES_PER_S
     notes: list[str] = field(default_factory=list)
+    gpu_rate_origin: str = ""  # where gpu_images_per_s comes from when it was not given
 
     def rows(self, by: str) -> list[PlanRow]:
         if by not in GROUPS:
@@ -98,6 +114,7 @@ class Plan:
             "recipe": self.recipe.name,
             "fingerprint": self.recipe.fingerprint(),
             "gpu_images_per_s": self.gpu_images_per_s,
+            "gpu_rate_origin": self.gpu_rate_origin or "given",
             "gpu_hours": self.gpu_hours,
             "totals": self.totals.to_dict(),
             "by": {g: [r.to_dict() for r in self.rows(g)] for g in GROUPS},
@@ -112,8 +129,10 @@ class Plan:
         }
 
 
-def make_plan(recipe: Recipe, gpu_images_per_s: float = DEFAULT_GPU_IMAGES_PER_S, threads: int = 8) -> Plan:
-    """Plan a recipe: the same units `uvd run` would process, with predicted counts and quotas."""
+def make_plan(recipe: Recipe, gpu_images_per_s: float | None = None, threads: int = 8) -> Plan:
+    """Plan a recipe: the same units `uvd run` would process, with predicted counts and quotas.
+    Without `gpu_images_per_s`, the estimate for the recipe's tokenizer precision (gpu_rate)."""
+    gpu_images_per_s, origin = (gpu_images_per_s, "") if gpu_images_per_s is not None else gpu_rate(recipe.tokenizer)
     if gpu_images_per_s <= 0:
         raise ValueError(f"gpu_images_per_s must be > 0, got {gpu_images_per_s}")
     units = plan_units(recipe, with_quotas=False)  # the same units; quotas computed here, with notes
@@ -127,7 +146,7 @@ def make_plan(recipe: Recipe, gpu_images_per_s: float = DEFAULT_GPU_IMAGES_PER_S
             )
         elif e.predicted_by == "unknown":
             notes.append(f"source {e.spec.name!r}: counts of unit {e.unit.id} cannot be predicted without reading it")
-    return Plan(recipe, estimates, gpu_images_per_s, list(dict.fromkeys(notes)))
+    return Plan(recipe, estimates, gpu_images_per_s, list(dict.fromkeys(notes)), origin)
 
 
 def _hours(hours: float) -> str:
@@ -176,7 +195,7 @@ def render_plan(plan: Plan, console: Any, show_units: bool = False) -> None:
     console.print(
         f"tokenization: {t.images:,} images at {plan.gpu_images_per_s:,.0f} images/s per GPU = "
         f"[bold]{_hours(plan.gpu_hours)}[/]"
-        + ("" if plan.gpu_images_per_s != DEFAULT_GPU_IMAGES_PER_S else f" ({GPU_RATE_ORIGIN})"),
+        + (f" ({plan.gpu_rate_origin})" if plan.gpu_rate_origin else ""),
         highlight=False,
     )
     for note in plan.notes:

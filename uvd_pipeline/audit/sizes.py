@@ -32,7 +32,7 @@ from ..pipeline.plan import unit_id
 from ..recipe import Recipe, SourceSpec
 from ..stages import Sequencer
 from ..types import MAX_IMAGES_PER_SEQUENCE, WorkUnit
-from .planner import DEFAULT_GPU_IMAGES_PER_S, Plan
+from .planner import Plan, gpu_rate
 from ..pipeline.quota import UnitEstimate, assign_quotas
 
 #: source params that say how many records one unit holds, in the order they are looked up
@@ -147,9 +147,10 @@ def estimates_from_sizes(recipe: Recipe, sizes: SizesFile, origin: str = "sizes"
 
 
 def plan_from_sizes(
-    recipe: Recipe, sizes: SizesFile, gpu_images_per_s: float = DEFAULT_GPU_IMAGES_PER_S, origin: str = "sizes"
+    recipe: Recipe, sizes: SizesFile, gpu_images_per_s: float | None = None, origin: str = "sizes"
 ) -> Plan:
     """The plan `uvd plan` prints, from declared sizes: same quotas, shares and GPU-hours."""
+    gpu_images_per_s, rate_origin = (gpu_images_per_s, "") if gpu_images_per_s is not None else gpu_rate(recipe.tokenizer)
     if gpu_images_per_s <= 0:
         raise ValueError(f"gpu_images_per_s must be > 0, got {gpu_images_per_s}")
     estimates = estimates_from_sizes(recipe, sizes, origin)
@@ -167,5 +168,5 @@ def plan_from_sizes(
             notes.append(f"source {spec.name!r}: the targets keep {kept:,} of {whole:,} sequences ({kept / whole:.1%})")
         if size.records and not whole:
             notes.append(f"source {spec.name!r}: {size.records:,} records make no sequence")
-    return Plan(recipe, estimates, gpu_images_per_s, list(dict.fromkeys(notes)))
+    return Plan(recipe, estimates, gpu_images_per_s, list(dict.fromkeys(notes)), rate_origin)
 

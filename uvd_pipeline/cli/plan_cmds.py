@@ -14,7 +14,7 @@ from .app import app, console
 def plan_cmd(
     recipe: str = typer.Argument(..., help="recipe YAML (local path or fsspec URL)"),
     gpu_images_per_s: Optional[float] = typer.Option(
-        None, "--gpu-images-per-s", help="tokenizer throughput per GPU (default: the LVM VQGAN estimate)"
+        None, "--gpu-images-per-s", help="tokenizer throughput per GPU (default: the LVM VQGAN estimate for the recipe's tokenizer.dtype)"
     ),
     units: bool = typer.Option(False, "--units", help="list every work unit"),
     json_out: Optional[str] = typer.Option(None, "--json", help="also write the plan as JSON here"),
@@ -23,7 +23,7 @@ def plan_cmd(
     ),
 ) -> None:
     """Predict, per source, category and task, the sequences, images and tokens RECIPE will build, the shares against its targets, and the GPU-hours of tokenization."""
-    from ..audit.planner import DEFAULT_GPU_IMAGES_PER_S, make_plan, render_plan
+    from ..audit.planner import make_plan, render_plan
     from ..recipe import load_recipe
     from .app import fail
 
@@ -32,9 +32,9 @@ def plan_cmd(
     if sizes:
         from ..audit.sizes import load_sizes, plan_from_sizes
 
-        plan = plan_from_sizes(load_recipe(recipe), load_sizes(sizes), gpu_images_per_s or DEFAULT_GPU_IMAGES_PER_S, origin=sizes)
+        plan = plan_from_sizes(load_recipe(recipe), load_sizes(sizes), gpu_images_per_s, origin=sizes)
     else:
-        plan = make_plan(load_recipe(recipe), gpu_images_per_s or DEFAULT_GPU_IMAGES_PER_S)
+        plan = make_plan(load_recipe(recipe), gpu_images_per_s)
     render_plan(plan, console, show_units=units)
     if json_out:
         with open(json_out, "w", encoding="utf-8") as f:
