@@ -9,6 +9,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .. import registry
 from ..manifests.reader import read_arrow
 from ..manifests.store import OutputStore, content_name
 from ..manifests.writer import arrow_bytes
@@ -19,12 +20,18 @@ from .signatures import BAD_INPUT
 REASONS = ("duplicate", "near_duplicate", "eval_contamination", "filtered")  # FORMAT.md, rejects
 
 
+def make_filters(recipe: Recipe) -> list:
+    """The recipe's filter plugins, set up."""
+    filters = [registry.create("filter", f.plugin, f.params) for f in recipe.curation.filters]
+    for f in filters:
+        f.setup()
+    return filters
+
+
 def filter_unit(args: dict[str, Any]) -> dict[str, Any]:
     """Apply the recipe's filter thresholds to one unit's stored scores. Writes the unit's cluster
     input (its signature rows minus filtered records) and its filtered records under the exchange
     folder; returns where they are and how many records the filters dropped."""
-    from .passes import make_filters
-
     recipe = Recipe.model_validate(args["recipe"])
     store = OutputStore(args["store"])
     entry = args["entry"]
@@ -66,20 +73,19 @@ def decide_unit(args: dict[str, Any]) -> dict[str, Any]:
     """Merge a training unit's filtered records and cluster verdicts into its decision file
     (record, reason, detail), committed under a content-addressed name; returns its file info."""
     store = OutputStore(args["store"])
-    rows: dict[str, tuple[str, str]] = {}
+    rows: dict[str, dict[str, Any]] = {}
     if args.get("filtered"):
         t = read_arrow(store.read_bytes(args["filtered"])).to_pydict()
         for rec, why in zip(t["record"], t["detail"]):
-            rows[rec] = ("filtered", why)
+            rows[rec] = {"record": rec, "reason": "filtered", "detail": why}
     if args.get("clustered"):
-        t = read_arrow(store.read_bytes(args["clustered"])).to_pylist()
-        for r in t:
+        for r in read_arrow(store.read_bytes(args["clustered"])).to_pylist():
             if r["reason"] != "eval_contamination" and not args["dedup"]:
                 continue
-            rows.setdefault(r["record"], (r["reason"], twin_detail(r)))
-    records = sorted(rows)
-    table = pa.table({"record": records, "reason": [rows[r][0] for r in records],
-                      "detail": [rows[r][1] for r in records]}, schema=DROP_SCHEMA)
+            rows.setdefault(r["record"], {"record": r["record"], "reason": r["reason"], "detail": twin_detail(r),
+                                          **{k: r[k] for k in ("twin_source", "twin_unit", "twin_record", "distance",
+                                                               "cluster_size")}})
+    table = pa.Table.from_pylist([rows[r] for r in sorted(rows)], schema=DROP_SCHEMA)
     data = arrow_bytes(table)
     name, sha = content_name(args["unit"], data, ".arrow")
     path = f"{DECISIONS_DIR}/{name}"

@@ -36,6 +36,12 @@ DROP_SCHEMA = pa.schema(  # a committed decision file: the records a unit drops
         pa.field("record", pa.string(), nullable=False),
         pa.field("reason", pa.string(), nullable=False),
         pa.field("detail", pa.string(), nullable=False),
+        # the kept twin or the evaluation record (cluster verdicts; null for `filtered`)
+        pa.field("twin_source", pa.string()),
+        pa.field("twin_unit", pa.string()),
+        pa.field("twin_record", pa.string()),
+        pa.field("distance", pa.int16()),
+        pa.field("cluster_size", pa.int64()),
     ]
 )
 

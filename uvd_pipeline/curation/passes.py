@@ -22,7 +22,7 @@ from ..pipeline.drops import CURATION_KEY
 from ..pipeline.quota import QUOTA_KEY
 from ..recipe import Recipe
 from ..types import WorkUnit
-from .decide import decide_unit, filter_unit
+from .decide import decide_unit, filter_unit, make_filters
 from .ledger import (
     EXCHANGE_DIR,
     commit_decisions,
@@ -63,13 +63,6 @@ def _source_spec(recipe: Recipe, name: str) -> tuple[str, dict[str, Any], str]:
             return ev.plugin, ev.params, "eval"
     spec = recipe.source(name)
     return spec.plugin, spec.params, "train"
-
-
-def make_filters(recipe: Recipe) -> list:
-    filters = [registry.create("filter", f.plugin, f.params) for f in recipe.curation.filters]
-    for f in filters:
-        f.setup()
-    return filters
 
 
 def signature_identity(recipe: Recipe, unit: WorkUnit, filters: list) -> str:
