@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 CONSTRAINTS := ci/constraints.txt
-EXTRAS ?= ray,beam,video,coco,edges,render,objaverse,onnx,safety,audit,dev
+EXTRAS ?= ray,beam,video,coco,edges,render,objaverse,onnx,curation,safety,audit,dev
 DEMO_OUT ?= out/demo
 
 .PHONY: venv sysdeps demo test bench bench-gpu clean

@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from .. import CODE_VERSION, registry
+from ..errors import UvdError
 from ..ids import hash_hex
 from ..images import set_pixel_limit
 from ..manifests.store import OutputStore
@@ -121,6 +122,10 @@ def curate(recipe: Recipe, store: OutputStore, units: list[WorkUnit], runner: An
     cur = recipe.curation
     if cur is None or not cur.enabled:
         return units
+    try:
+        import imagehash  # noqa: F401  (the signatures' perceptual hash)
+    except ImportError:
+        raise UvdError("curation needs the curation extra: pip install 'uvd-pipeline[curation]'") from None
     train = [u for u in units if u.source not in cur.skip_sources and u.payload.get(QUOTA_KEY) != 0]
     evals = plan_eval_units(recipe)
     recipe_row = recipe.to_dict()
