@@ -147,3 +147,23 @@ def test_new_thresholds_reuse_stored_scores(world, local_run, tmp_path, monkeypa
     filtered = {r for r, (why, _) in got.items() if why == "filtered"}
     assert "blank.jpg" in filtered and len(filtered) > 1  # the stricter min_std drops more than the blank
     assert all("min_std 60" in got[r][1] for r in filtered - {"blank.jpg"})
+
+
+def test_curation_that_drops_nothing_leaves_the_dataset_as_it_was(tmp_path) -> None:
+    """Distinct photographs: with every curation pass on and nothing to drop, the sequences and
+    tokens are those of the same recipe without a curation block (same digest)."""
+    from tests.curation.worlds import jpeg, photos
+
+    folder = tmp_path / "distinct"
+    folder.mkdir()
+    for i, px in enumerate(photos()[:4]):
+        (folder / f"d{i}.jpg").write_bytes(jpeg(px))
+    base = {"name": "distinct", "seed": 0, "sources": [
+        {"name": "web", "plugin": "image_folder", "params": {"path": str(folder), "unit_size": 2},
+         "category": "unlabelled_images"}]}
+    plain, curated = str(tmp_path / "plain"), str(tmp_path / "curated")
+    run_recipe(parse_recipe(base), plain, engine="local", quiet=True)
+    run_recipe(parse_recipe({**base, "curation": {"dedup": True, "filters": [{"plugin": "image_stats"}]}}), curated,
+               engine="local", quiet=True)
+    assert dataset_digest(open_dataset(curated)) == dataset_digest(open_dataset(plain))
+    assert open_dataset(curated).store.exists(DECISIONS_FILE)
