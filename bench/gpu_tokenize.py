@@ -4,8 +4,9 @@ Both use the real LVM VQGAN config (random weights, `VQGAN.random("lvm")`) on th
 the same images (uint8 256x256x3, random, made once in host memory).
 
   pipeline  uvd_pipeline.pipeline.tokenize.TokenizerStage.encode on host uint8 arrays, as an
-            engine calls it: pinned host buffer -> device, /255 lookup, channels_last, bf16
-            autocast on CUDA (float32 on CPU), fixed micro-batches, codes copied back as uint16
+            engine calls it: pinned host buffer -> device, /255 lookup, channels_last, --dtype
+            (default bfloat16 autocast; float32 with --tf32 or IEEE), fixed micro-batches, codes
+            copied back as uint16
   bare      the same network's get_code() on a float batch already on the device, in the same
             layout and precision: no host transfer, no conversion, no copy back
 
@@ -31,6 +32,7 @@ import torch
 
 from uvd_pipeline.pipeline.tokenize import TokenizerStage
 from uvd_pipeline.recipe import TokenizerSpec
+from uvd_pipeline.tokenizer.vqgan import cuda_tf32
 
 PIXEL_LUT = (np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)  # x/255 as LVM computes it
 
@@ -69,7 +71,7 @@ def bare_pass(stage: TokenizerStage, batches: list[torch.Tensor], n: int) -> tup
     sync(model.device)
     start = time.perf_counter()
     codes = []
-    with torch.inference_mode():
+    with torch.inference_mode(), cuda_tf32(model.tf32 if model.device.type == "cuda" else None):
         for x in batches:
             with torch.autocast(device_type=model.device.type, dtype=model.dtype, enabled=enabled):
                 codes.append(model.model.get_code(x))
@@ -82,6 +84,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--preset", default="lvm", choices=["lvm", "tiny"])
+    ap.add_argument("--dtype", default="bfloat16", choices=["float32", "bfloat16", "float16"])
+    ap.add_argument("--tf32", action="store_true", help="with --dtype float32 on CUDA: TF32 convolutions/matmuls")
     ap.add_argument("--images", type=int, default=2048)
     ap.add_argument("--batch-size", type=int, default=64, help="micro-batch the model runs (capped at --images)")
     ap.add_argument("--call-images", type=int, default=0, help="images per encode call (default 4 x batch size)")
@@ -95,11 +99,7 @@ def main() -> None:
     batch = max(1, min(args.batch_size, args.images))
     call_images = args.call_images or 4 * batch
     torch.backends.cudnn.benchmark = args.cudnn_benchmark
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-
-    spec = TokenizerSpec(preset=args.preset, batch_size=batch, device=device.type)
+    spec = TokenizerSpec(preset=args.preset, batch_size=batch, device=device.type, dtype=args.dtype, tf32=args.tf32)
     stage = TokenizerStage(spec, device=str(device))
     images = np.random.default_rng(0).integers(0, 256, (args.images, 256, 256, 3), dtype=np.uint8)
     batches = device_batches(stage, images)
