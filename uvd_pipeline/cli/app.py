@@ -6,7 +6,8 @@ import logging
 import sys
 
 import typer
-from rich.console import Console
+
+from ..console.tables import PipeSafeConsole
 
 app = typer.Typer(
     name="uvd",
@@ -15,8 +16,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+console = PipeSafeConsole()  # full-width rows, no wrapping, when stdout is not a terminal
+err_console = PipeSafeConsole(stderr=True)
 
 # Exit codes (documented in the README).
 EXIT_OK = 0

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Optional
 
 import typer
 
+from ..console.tables import json_wanted, write_json
 from .app import EXIT_FAILED, app, console, err_console, fail
 
 
@@ -18,7 +18,7 @@ def audit_cmd(
     html_out: Optional[str] = typer.Option(None, "--html", help="write a self-contained HTML report here"),
     strict: bool = typer.Option(False, "--strict", help="exit 1 when a category's share is out of tolerance"),
     psnr: bool = typer.Option(False, "--psnr", help="decode the kept raw sample and report PSNR per task (loads the VQGAN)"),
-    json_out: Optional[str] = typer.Option(None, "--json", help="also write the report as JSON here"),
+    json_out: Optional[str] = typer.Option(None, "--json", help="also write the report as JSON to this file; `-`: JSON on stdout instead of the tables"),
 ) -> None:
     """Composition of a committed dataset: tokens, images and sequences by category, source, task and split; shares against targets; rejects by reason."""
     from ..audit.report import build_report, render_report
@@ -37,15 +37,14 @@ def audit_cmd(
         report.psnr = preview_psnr(ds, tokenizer)
         if not report.psnr:
             report.notes.append("no raw sample kept (previews/): run `uvd preview DIR --sample` for PSNR")
-    render_report(report, console)
-    if json_out:
-        with open(json_out, "w", encoding="utf-8") as f:
-            json.dump(report.to_dict(), f, indent=1)
+    if not json_wanted(json_out):
+        render_report(report, console)
+    write_json(report.to_dict(), json_out)
     if html_out:
         from ..audit.html import write_html
 
         write_html(report, html_out, ds, tokenizer)
-        console.print(f"wrote {html_out}")
+        (err_console if json_wanted(json_out) else console).print(f"wrote {html_out}", highlight=False)
     bad = report.out_of_tolerance
     if strict and report.targets_name is None and not report.leaked_images:
         fail("--strict needs targets: pass --targets uvdv1 or give the recipe `targets:`")

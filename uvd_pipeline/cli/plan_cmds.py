@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Optional
 
 import typer
 
+from ..console.tables import json_wanted, write_json
 from .app import app, console
 
 
@@ -17,7 +17,7 @@ def plan_cmd(
         None, "--gpu-images-per-s", help="tokenizer throughput per GPU (default: the LVM VQGAN estimate for the recipe's tokenizer.dtype)"
     ),
     units: bool = typer.Option(False, "--units", help="list every work unit"),
-    json_out: Optional[str] = typer.Option(None, "--json", help="also write the plan as JSON here"),
+    json_out: Optional[str] = typer.Option(None, "--json", help="also write the plan as JSON to this file; `-`: JSON on stdout instead of the tables"),
     sizes: Optional[str] = typer.Option(
         None, "--sizes", help="YAML of declared record counts per source: plan at full scale without the data (audit/sizes.py)"
     ),
@@ -35,7 +35,6 @@ def plan_cmd(
         plan = plan_from_sizes(load_recipe(recipe), load_sizes(sizes), gpu_images_per_s, origin=sizes)
     else:
         plan = make_plan(load_recipe(recipe), gpu_images_per_s)
-    render_plan(plan, console, show_units=units)
-    if json_out:
-        with open(json_out, "w", encoding="utf-8") as f:
-            json.dump(plan.to_dict(), f, indent=1)
+    if not json_wanted(json_out):
+        render_plan(plan, console, show_units=units)
+    write_json(plan.to_dict(), json_out)

@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from ..console.tables import json_wanted, write_json
 from .app import EXIT_FAILED, app, console, err_console, fail
 
 plugins_app = typer.Typer(help="Installed plugins (sources, renderers, transforms, sequencers, filters).", no_args_is_help=True)
@@ -19,11 +20,18 @@ KIND_HELP = "source | renderer | transform | sequencer | filter"
 
 
 @plugins_app.command("list")
-def plugins_list() -> None:
+def plugins_list(
+    json_out: Optional[str] = typer.Option(None, "--json", help="write the list as JSON to this file; `-`: on stdout instead of the table"),
+) -> None:
     """Every installed plugin with its distribution; a plugin that fails to import shows its error."""
+    from dataclasses import asdict
+
     from ..registry import describe
 
     rows = describe()
+    write_json([asdict(p) for p in rows], json_out)
+    if json_wanted(json_out):
+        return
     table = Table(title="uvd plugins")
     for col in ("kind", "name", "distribution", "version"):
         table.add_column(col, overflow="fold")
@@ -79,6 +87,7 @@ def plugins_check(
     kind: Optional[str] = typer.Option(None, "--kind", "-k", help=KIND_HELP + " (needed only if the name is ambiguous)"),
     params: Optional[str] = typer.Option(None, "--params", help="plugin params as JSON (default: its conformance_example)"),
     fresh_process: bool = typer.Option(True, "--fresh-process/--no-fresh-process", help="also ship it to a new Python process"),
+    json_out: Optional[str] = typer.Option(None, "--json", help="write the verdicts as JSON to this file; `-`: on stdout instead of the table"),
 ) -> None:
     """Run the conformance suite against an installed plugin, or every installed one; exit 1 if any
     check fails. A plugin whose optional dependency is missing is reported as skipped."""
@@ -97,12 +106,12 @@ def plugins_check(
         if not isinstance(parsed, dict):
             fail("--params: expected a JSON object of params")
     if name is None:
-        _check_all(kind, fresh_process)
+        _check_all(kind, fresh_process, json_out)
     else:
-        _check_one(name, kind, parsed, fresh_process)
+        _check_one(name, kind, parsed, fresh_process, json_out)
 
 
-def _check_one(name: str, kind: str | None, params: dict | None, fresh_process: bool) -> None:
+def _check_one(name: str, kind: str | None, params: dict | None, fresh_process: bool, json_out: str | None = None) -> None:
     from ..registry import PluginImportError
     from ..testing import conformance, find_plugin
     from ..testing.report import FAIL, PASS
@@ -113,6 +122,12 @@ def _check_one(name: str, kind: str | None, params: dict | None, fresh_process: 
         err_console.print(f"[red]✗[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_FAILED) from None
     report = conformance(found_kind, cls, params, fresh_process=fresh_process)
+    write_json({"kind": found_kind, "name": name, "verdict": report.verdict,
+                "checks": [{"name": r.name, "status": r.status, "message": r.message} for r in report.results]}, json_out)
+    if json_wanted(json_out):
+        if not report.passed and not report.skipped:
+            raise typer.Exit(EXIT_FAILED)
+        return
     marks = {PASS: "[green]✓[/]", FAIL: "[red]✗[/]"}
     for r in report.results:
         msg = escape(r.message).replace("\n", "\n    ")
@@ -124,7 +139,7 @@ def _check_one(name: str, kind: str | None, params: dict | None, fresh_process: 
     console.print(f"[{'green' if report.passed else 'yellow'}]{head}[/]", highlight=False, soft_wrap=True)
 
 
-def _check_all(kind: str | None, fresh_process: bool) -> None:
+def _check_all(kind: str | None, fresh_process: bool, json_out: str | None = None) -> None:
     """One row per installed plugin (of `kind`, if given): its verdict and its first failure."""
     from ..registry import describe, load
     from ..testing import conformance
@@ -135,6 +150,7 @@ def _check_all(kind: str | None, fresh_process: bool) -> None:
     for col in ("kind", "name", "distribution", "result", "first failure / skip reason"):
         table.add_column(col, overflow="fold")
     failed = 0
+    verdicts = []
     for p in rows:
         if p.error:
             verdict, why = "FAILED", f"does not load: {p.error}"
@@ -144,11 +160,15 @@ def _check_all(kind: str | None, fresh_process: bool) -> None:
             first = next((r for r in report.results if r.status == (SKIP if report.skipped else FAIL)), None)
             why = f"{first.name}: {first.message}" if first and not report.passed else ""
         failed += verdict == "FAILED"
+        verdicts.append({"kind": p.kind, "name": p.name, "distribution": p.distribution, "version": p.version,
+                         "verdict": verdict, "why": why})
         colour = {"passed": "green", "skipped": "yellow"}.get(verdict, "red")
         table.add_row(p.kind, p.name, f"{p.distribution} {p.version}", f"[{colour}]{verdict}[/]", escape(why.splitlines()[0] if why else ""))
-    console.print(table)
+    write_json(verdicts, json_out)
+    if not json_wanted(json_out):
+        console.print(table)
     summary = f"{len(rows)} plugins: {len(rows) - failed} passed or skipped, {failed} failed"
     if failed:
         err_console.print(f"[red]{summary}[/]", highlight=False)
         raise typer.Exit(EXIT_FAILED)
-    console.print(f"[green]{summary}[/]", highlight=False)
+    (err_console if json_wanted(json_out) else console).print(f"[green]{summary}[/]", highlight=False)
