@@ -64,6 +64,7 @@ class Plan:
     gpu_images_per_s: float = DEFAULT_GPU_IMAGES_PER_S
     notes: list[str] = field(default_factory=list)
     gpu_rate_origin: str = ""  # where gpu_images_per_s comes from when it was not given
+    warnings: list[str] = field(default_factory=list)  # sources predicted to give nothing (source_warnings)
 
     def rows(self, by: str) -> list[PlanRow]:
         if by not in GROUPS:
@@ -126,6 +127,7 @@ class Plan:
                 for e in self.estimates
             ],
             "notes": self.notes,
+            "warnings": self.warnings,
         }
 
 
@@ -146,7 +148,31 @@ def make_plan(recipe: Recipe, gpu_images_per_s: float | None = None, threads: in
             )
         elif e.predicted_by == "unknown":
             notes.append(f"source {e.spec.name!r}: counts of unit {e.unit.id} cannot be predicted without reading it")
-    return Plan(recipe, estimates, gpu_images_per_s, list(dict.fromkeys(notes)), origin)
+    plan = Plan(recipe, estimates, gpu_images_per_s, list(dict.fromkeys(notes)), origin)
+    plan.warnings = source_warnings(plan)
+    return plan
+
+
+def source_warnings(plan: Plan) -> list[str]:
+    """Sources predicted to give no sequence: their listings hold no record, or the sequencer
+    cannot fill one sequence from the records of a unit (e.g. 4 COCO images, `pairs` needs 8)."""
+    from ..pipeline.reject_hints import grouping_hint
+
+    out = []
+    rows = {r.key: r for r in plan.rows("source")}
+    for index, spec in enumerate(plan.recipe.sources):
+        r = rows.get(spec.name)
+        if r is None or not r.units:
+            out.append(f"source {spec.name!r} ({spec.plugin}) lists no input: 0 units planned. To change: "
+                       f"sources[{index}].params (a wrong or empty path?); `uvd plugins show {spec.plugin}` shows its layout")
+        elif r.unknown_units == 0 and r.capped_sequences == 0 and r.records == 0:
+            out.append(f"source {spec.name!r} ({spec.plugin}) lists 0 records in {r.units} unit(s). To change: "
+                       f"sources[{index}].params; `uvd plugins show {spec.plugin}` shows its layout")
+        elif r.unknown_units == 0 and r.capped_sequences == 0:
+            out.append(f"source {spec.name!r} ({spec.plugin}): 0 sequences predicted from {r.records:,} records "
+                       f"(sequencer {spec.sequencer.plugin!r}, {r.units} unit(s)); every record would be rejected "
+                       f"as incomplete_sequence. To change: {grouping_hint(spec, index)}")
+    return out
 
 
 def _hours(hours: float) -> str:
@@ -157,6 +183,7 @@ def _hours(hours: float) -> str:
 
 def render_plan(plan: Plan, console: Any, show_units: bool = False) -> None:
     """Rich tables: units (optional), then per source, category and task, then the GPU estimate."""
+    from rich.markup import escape
     from rich.table import Table
 
     from .report import fmt_int, fmt_share
@@ -199,4 +226,6 @@ def render_plan(plan: Plan, console: Any, show_units: bool = False) -> None:
         highlight=False,
     )
     for note in plan.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    for warning in plan.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)

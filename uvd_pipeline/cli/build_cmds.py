@@ -6,8 +6,10 @@ import logging
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
+from ..console.tables import json_wanted, write_json
 from .app import EXIT_FAILED, app, console, warn
 
 RANDOM_WEIGHTS_NOTE = (
@@ -28,6 +30,8 @@ def run_cmd(
     beam_option: list[str] = typer.Option(
         [], "--beam-option", help="Beam pipeline option KEY=VALUE for --engine beam (repeatable), e.g. runner=FlinkRunner"
     ),
+    json_out: Optional[str] = typer.Option(None, "--json", help="write the run's summary as JSON to this file; `-`: on stdout instead of the tables"),
+    strict: bool = typer.Option(False, "--strict", help="exit 1 when a source gives no sequences or loses most of its records to one reason"),
 ) -> None:
     """Build the dataset a RECIPE describes into OUT; committed units are skipped on a rerun."""
     from ..engines import run_recipe
@@ -46,7 +50,15 @@ def run_cmd(
         fail("--beam-option is for --engine beam")
     extra = {"pipeline_options": beam_option} if beam_option else {}
     summary = run_recipe(r, target, engine=engine, workers=workers, address=address, quiet=quiet, **extra)
-    print_run_summary(summary, title=f"uvd run: {r.name} -> {target} ({engine}, {summary.seconds:.1f} s)")
+    from ..engines.outcome import source_outcomes, warnings
+
+    flagged = warnings(source_outcomes(target, r, [u for u, _ in summary.failures]))
+    if not json_wanted(json_out):
+        print_run_summary(summary, title=f"uvd run: {r.name} -> {target} ({engine}, {summary.seconds:.1f} s)")
+    write_json({**run_summary_dict(summary, r.name, target, engine), "warnings": [o.to_dict() for o in flagged]}, json_out)
+    for o in flagged:
+        fields = {k: v for k, v in o.to_dict().items() if k != "message"}
+        warn(f"[yellow]warning:[/] {escape(o.message)}", "source_warning", logging.WARNING, **fields)
     if r.tokenizer.is_random:
         warn(RANDOM_WEIGHTS_NOTE.format(preset=r.tokenizer.preset), "random_weights", preset=r.tokenizer.preset)
     if summary.failures:
@@ -54,6 +66,22 @@ def run_cmd(
             warn(f"[red]failed unit[/] {unit}: {error}", "unit_failed", logging.ERROR, unit=unit, error=error)
         warn("rerun the same command to retry the failed units; committed ones are kept.", "hint")
         raise typer.Exit(EXIT_FAILED)
+    if strict and flagged:
+        warn(f"[red]--strict:[/] {len(flagged)} source(s) above gave no or few sequences", "strict_failed", logging.ERROR,
+             sources=[o.source for o in flagged])
+        raise typer.Exit(EXIT_FAILED)
+
+
+def run_summary_dict(summary, recipe: str, out: str, engine: str) -> dict:
+    """What `uvd run --json` prints: the run's units and the dataset's totals and groups."""
+    return {
+        "recipe": recipe, "out": out, "engine": engine, "seconds": round(summary.seconds, 3),
+        "units": {"planned": summary.planned, "skipped": summary.skipped, "committed": summary.committed,
+                  "failed": len(summary.failures)},
+        "failures": [{"unit": u, "error": e} for u, e in summary.failures],
+        "totals": summary.dataset.get("totals", {}),
+        "by": summary.dataset.get("by", {}),
+    }
 
 
 def print_run_summary(summary, title: str) -> None:

@@ -9,11 +9,11 @@ least one annotation of that kind are listed) or "all". Planning reads the JSON 
 each unit's image entries and raw annotations in its payload, so workers never parse the big file.
 
 Nothing in a COCO file crashes a run: a broken file, an image entry or annotation with a missing or
-malformed field, a negative-size box, a bad polygon, a malformed RLE, a visible keypoint outside
-the image, an unknown category, an annotation pointing at a missing image, or a second image entry
-naming the same file each becomes a reject row with its reason (record "annotation/<id>", "<file>:annotations[<i>]", or the image's file).
-An image keeps its valid annotations; it is rejected when it has none of the `kind` asked for.
-Masks are checked and decoded with pycocotools (renderers/coco_masks.py).
+malformed field, a negative-size box, a bad polygon or RLE, a visible keypoint outside the image,
+an unknown category, an annotation of a missing image, or a second image entry naming the same file
+each becomes a reject row with its reason (record "annotation/<id>", "<file>:annotations[<i>]", or
+the image's file). An image keeps its valid annotations, is rejected with none of `kind`. Masks are
+checked and decoded with pycocotools (renderers/coco_masks.py).
 
 `coco_panoptic` (CocoPanopticSource, below) reads the panoptic format instead: a JSON of
 per-image segments_info and a folder of PNGs with segment ids, for the `coco_panoptic` renderer.
@@ -168,8 +168,17 @@ class CocoSource(Source):
             units[0]["problems"] = got.problems
         return units
 
-    def count_records(self, payload: dict[str, Any]) -> int | None:
-        return None  # bad annotations add records only a read finds
+    def count_records(self, payload: dict[str, Any]) -> int:
+        """The records read() yields, from the payload: images, problems, annotations failing checks."""
+        records = {p["record"] for p in payload.get("problems", [])}
+        categories = {int(k): v for k, v in payload["categories"].items()}
+        for entry in payload["images"]:
+            img = entry["image"]
+            records.add(_image_record(img))
+            for ann in entry["annotations"]:
+                if not _usable_entry(img) or _fails_checks(ann, payload["kind"], categories, img["width"], img["height"]):
+                    records.add(f"annotation/{ann['id']}")
+        return len(records)
 
     def read(self, unit: WorkUnit) -> Iterator[Item | Reject]:
         pay = unit.payload
@@ -209,6 +218,14 @@ class CocoSource(Source):
 def _image_record(img: dict) -> str:
     name = img.get("file_name")
     return name if isinstance(name, str) and name else f"image/{img['id']}"
+
+
+def _fails_checks(ann: dict, kind: str, categories: dict[int, str], width: int, height: int) -> bool:
+    try:
+        check_annotation(ann, kind, categories, width, height)
+        return False
+    except BadInput:
+        return True
 
 
 def _usable_entry(img: dict) -> bool:
@@ -332,6 +349,16 @@ class CocoPanopticSource(Source):
             units[0]["problems"] = problems
         return units
 
+    def count_records(self, payload: dict[str, Any]) -> int:
+        """The records read() yields, from the payload: problems, images, rejected segments."""
+        records = {p["record"] for p in payload.get("problems", [])}
+        categories = {int(k) for k in payload["categories"]}
+        for entry in payload["images"]:
+            records.add(_image_record(entry["image"]))
+            if _usable_entry(entry["image"]):
+                records.update(rec for rec, bad in _segment_verdicts(entry["image"], entry, categories) if bad)
+        return len(records)
+
     def read(self, unit: WorkUnit) -> Iterator[Item | Reject]:
         pay = unit.payload
         for prob in pay.get("problems", []):
@@ -344,16 +371,14 @@ class CocoPanopticSource(Source):
                 yield Reject(record, "missing_field", f"image {img['id']} needs str 'file_name' and positive int 'width', 'height'")
                 continue
             segments = []
-            for k, seg in enumerate(entry["segments"]):
-                sid = seg.get("id") if isinstance(seg, dict) else None
-                cat = seg.get("category_id") if isinstance(seg, dict) else None
-                rec = f"segment/{img['id']}/{sid if _is_int(sid) else k}"
-                if not _is_int(sid) or sid <= 0 or not _is_int(cat):
-                    yield Reject(rec, "missing_field", f"{entry['png']}: segment {k} needs positive int 'id' and int 'category_id'")
-                elif cat not in categories or cat >= PALETTE_SIZE:
-                    yield Reject(rec, "unknown_category", f"{entry['png']}: category {cat} is not listed or has no palette colour")
+            for k, (seg, (rec, bad)) in enumerate(zip(entry["segments"], _segment_verdicts(img, entry, set(categories)))):
+                if bad == "missing_field":
+                    yield Reject(rec, bad, f"{entry['png']}: segment {k} needs positive int 'id' and int 'category_id'")
+                elif bad:
+                    yield Reject(rec, bad, f"{entry['png']}: category {seg['category_id']} is not listed or has no palette colour")
                 else:
-                    segments.append({"id": sid, "category_id": cat, "category": categories[cat], "iscrowd": int(seg.get("iscrowd", 0) == 1)})
+                    segments.append({"id": seg["id"], "category_id": seg["category_id"], "category": categories[seg["category_id"]],
+                                     "iscrowd": int(seg.get("iscrowd", 0) == 1)})
             got = _load_image(pay["root"], img, record)
             if isinstance(got, Reject):
                 yield got
@@ -361,3 +386,14 @@ class CocoPanopticSource(Source):
             got.meta = {"image_id": img["id"], "file_name": img["file_name"], "width": img["width"], "height": img["height"],
                         "panoptic": {"file": join(pay["masks"], entry["png"]), "segments": segments}}
             yield got
+
+
+def _segment_verdicts(img: dict, entry: dict, categories: set[int]) -> list[tuple[str, str]]:
+    """(record, reject reason or "") of each panoptic segment of an image entry."""
+    out = []
+    for k, seg in enumerate(entry["segments"]):
+        sid, cat = (seg.get("id"), seg.get("category_id")) if isinstance(seg, dict) else (None, None)
+        bad = "missing_field" if not _is_int(sid) or sid <= 0 or not _is_int(cat) else \
+            "unknown_category" if cat not in categories or cat >= PALETTE_SIZE else ""
+        out.append((f"segment/{img['id']}/{sid if _is_int(sid) else k}", bad))
+    return out
