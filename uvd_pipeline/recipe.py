@@ -250,8 +250,19 @@ def _check_plugin(kind: str, name: str, params: dict[str, Any], where: str) -> N
     try:
         cls.Params(**params)
     except ValidationError as exc:
-        details = "; ".join(f"{where}.params.{_loc(e['loc'])}: {e['msg']}" for e in exc.errors())
+        details = "; ".join(_param_error(e, cls, kind, name, where) for e in exc.errors())
         raise _PluginParamError(details) from None
+
+
+def _param_error(err: Any, cls: Any, kind: str, name: str, where: str) -> str:
+    """One validation error of a plugin's params; an unknown param lists the valid ones and the closest."""
+    line = f"{where}.params.{_loc(err['loc'])}: {err['msg']}"
+    if err["type"] != "extra_forbidden" or len(err["loc"]) != 1:
+        return line
+    valid = list(cls.Params.model_fields)
+    shown = ", ".join(valid) or "none"
+    return (f"{where}.params.{err['loc'][0]}: unknown parameter of {kind} {name!r}"
+            f"{registry.did_you_mean(str(err['loc'][0]), valid)} (valid: {shown}; `uvd plugins show {name} --kind {kind}`)")
 
 
 def _loc(loc: tuple) -> str:
@@ -259,6 +270,15 @@ def _loc(loc: tuple) -> str:
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(root)"
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """The fields a recipe allows where an unknown one was found (top level or a source entry)."""
+    if len(loc) == 1:
+        return list(Recipe.model_fields)
+    if len(loc) == 3 and loc[0] == "sources":
+        return list(SourceSpec.model_fields)
+    return []
 
 
 def parse_recipe(data: Any, origin: str = "<recipe>") -> Recipe:
@@ -273,6 +293,10 @@ def parse_recipe(data: Any, origin: str = "<recipe>") -> Recipe:
             field = _loc(err["loc"])
             if err["type"] == "value_error" and (".plugin:" in msg or ".params." in msg or msg.startswith("curation.")):
                 lines.append(msg)
+            elif err["type"] == "extra_forbidden" and _fields_at(err["loc"]):
+                valid = _fields_at(err["loc"])
+                lines.append(f"{field}: unknown field{registry.did_you_mean(str(err['loc'][-1]), valid)} "
+                             f"(valid: {', '.join(valid)})")
             else:
                 got = err.get("input")
                 shown = "" if isinstance(got, (dict, list)) else f" (got {got!r})"

@@ -5,6 +5,8 @@ Only installed entry points are loaded: a recipe can name a plugin, never an imp
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
@@ -65,7 +67,7 @@ def load(kind: str, name: str) -> type[Plugin]:
     eps = _entry_points(kind)
     if name not in eps:
         known = ", ".join(sorted(eps)) or "(none installed)"
-        raise UnknownPluginError(f"unknown {kind} plugin {name!r}; known {kind}s: {known}")
+        raise UnknownPluginError(f"unknown {kind} plugin {name!r}{did_you_mean(name, eps)}; known {kind}s: {known}")
     try:
         cls = eps[name].load()
     except Exception as exc:  # a broken plugin is reported with its cause, not as a traceback
@@ -82,6 +84,12 @@ def load(kind: str, name: str) -> type[Plugin]:
         )
     cls.name = name
     return cls
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """"; did you mean 'x'?" for the closest of `choices` (difflib), or "" when none is close."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def create(kind: str, name: str, params: dict | None = None) -> Plugin:

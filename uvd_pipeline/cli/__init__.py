@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from .app import app, console, fail  # noqa: F401
-from . import audit_cmds, build_cmds, export_cmds, plan_cmds, plugins_cmds, samples_cmds, tokenizer_cmds  # noqa: F401,E402  (register commands)
+from . import audit_cmds, build_cmds, export_cmds, plan_cmds, plugins_cmds, plugins_show, samples_cmds, tokenizer_cmds  # noqa: F401,E402  (register commands)
 
 
 def main() -> None:

@@ -229,7 +229,9 @@ def find_plugin(name: str, kind: str | None = None) -> tuple[str, type[Plugin]]:
     """(kind, class) of an installed plugin; `kind` is needed only when two kinds share the name."""
     kinds_with = [k for k in registry.KINDS if name in registry.names(k)] if kind is None else [kind]
     if not kinds_with:
-        raise UnknownPluginError(f"no installed plugin is named {name!r}; `uvd plugins list` shows what is installed")
+        every = {n for k in registry.KINDS for n in registry.names(k)}
+        raise UnknownPluginError(f"no installed plugin is named {name!r}{registry.did_you_mean(name, every)}; "
+                                 "`uvd plugins list` shows what is installed")
     if len(kinds_with) > 1:
         raise UnknownPluginError(f"{name!r} names a plugin of several kinds ({', '.join(kinds_with)}); pass --kind")
     return kinds_with[0], registry.load(kinds_with[0], name)
