@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..console.tables import json_wanted, write_json
-from .app import EXIT_FAILED, app, console, warn
+from .app import EXIT_FAILED, EXIT_INTERRUPTED, app, console, warn
 
 RANDOM_WEIGHTS_NOTE = (
     "[yellow]note:[/] this dataset was tokenized with a [bold]randomly initialised[/] VQGAN "
@@ -49,7 +49,14 @@ def run_cmd(
     if beam_option and engine != "beam":
         fail("--beam-option is for --engine beam")
     extra = {"pipeline_options": beam_option} if beam_option else {}
-    summary = run_recipe(r, target, engine=engine, workers=workers, address=address, quiet=quiet, **extra)
+    from ..engines.interrupt import forget, interrupted_message
+
+    forget()
+    try:
+        summary = run_recipe(r, target, engine=engine, workers=workers, address=address, quiet=quiet, **extra)
+    except KeyboardInterrupt:
+        warn(f"[yellow]{interrupted_message()}[/]", "interrupted", logging.WARNING)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     from ..engines.outcome import source_outcomes, warnings
 
     flagged = warnings(source_outcomes(target, r, [u for u, _ in summary.failures]))

@@ -57,7 +57,7 @@ class WalkProgress:
         rate = self.done / elapsed if elapsed > 0 else 0.0
         eta = (self.total - self.done) / rate if rate > 0 and not final else None
         tail = "" if eta is None else f", eta {eta:.0f} s"
-        event(log, "progress", f"{'done: ' if final else ''}{self.label} {self.done}/{self.total} units "
+        event(log, "progress", f"{self.label}: {'read ' if final else ''}{self.done}/{self.total} units "
               f"({rate:.2f}/s){tail}", command=self.label, done=self.done, total=self.total,
               rate_per_s=round(rate, 3), elapsed_s=round(elapsed, 3), eta_s=None if eta is None else round(eta, 1),
               final=final)

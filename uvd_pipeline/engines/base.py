@@ -23,6 +23,7 @@ from ..pipeline.tokenize import tokenizer_fingerprint
 from ..recipe import Recipe
 from .identity import check_resume, effective_tokenizer
 from .lease import OutputLease
+from .interrupt import run_started
 from .progress import RunProgress
 
 ENGINES = ("local", "ray", "beam")
@@ -111,6 +112,7 @@ def run_recipe(
             units = curate_on_engine(recipe, store, units, engine, workers=workers, address=address)
         done = {name.removesuffix(".json") for name in Dataset(out).store.list("ledger", ".json")}
         pending = [u for u in units if u.id not in done]
+        run_started(out, len(units))  # for the "interrupted: N of M units committed" line (engines/interrupt.py)
         event(log, "run_started", f"run {recipe.name}: {len(pending)} of {len(units)} units to build on {engine} -> {out}",
               recipe=recipe.name, engine=engine, out=out, units_planned=len(units), units_pending=len(pending), workers=workers)
         with RunProgress(len(pending), quiet=quiet) as progress:

@@ -24,16 +24,20 @@ def verify_dataset(root: str, on_unit: Callable[[int, int], None] | None = None)
     store = ds.store
     problems: list[str] = []
     totals = {"sequences": 0, "tokens": 0}
+    counted = True  # every unit's counts known: from its files, or from its intact ledger entry
     names = store.list(LEDGER_DIR, ".json")
     for done, (found, counts) in enumerate(ordered_map(lambda n: _verify_unit(store, n), names), 1):
         problems += found
+        counted = counted and counts is not None
         for key in totals:
-            totals[key] += counts.get(key, 0)
+            totals[key] += (counts or {}).get(key, 0)
         if on_unit:
             on_unit(done, len(names))
     summary, found = _read_summary(store)
     problems += found
-    if summary is not None:
+    # A unit already reported (a damaged file, an altered entry) is not reported again as a totals
+    # mismatch: the totals are compared only where every unit could be counted.
+    if summary is not None and counted:
         for key in ("sequences", "tokens"):
             want = summary.get("totals", {}).get(key)
             if want is not None and want != totals[key]:
@@ -41,18 +45,19 @@ def verify_dataset(root: str, on_unit: Callable[[int, int], None] | None = None)
     return problems
 
 
-def _verify_unit(store, name: str) -> tuple[list[str], dict[str, int]]:
-    """One ledger entry and its files: (problems, the sequences and tokens its files hold)."""
+def _verify_unit(store, name: str) -> tuple[list[str], dict[str, int] | None]:
+    """One ledger entry and its files: (problems, the sequences and tokens its files hold; where a
+    file is damaged, what its intact ledger entry says; None when the entry itself is damaged)."""
     rel = f"{LEDGER_DIR}/{name}"
     try:
         text = store.read_text(rel)
         entry = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
-        return [f"{rel}: not valid JSON ({exc})"], {}
+        return [f"{rel}: not valid JSON ({exc})"], None
     if not isinstance(entry, dict) or entry.get("checksum") != ledger_checksum(entry):
-        return [f"{rel}: ledger checksum mismatch (entry altered)"], {}
+        return [f"{rel}: ledger checksum mismatch (entry altered)"], None
     if text != json_text(entry):  # e.g. whitespace changed: same entry, altered file
-        return [f"{rel}: bytes differ from the entry's written form (file altered)"], {}
+        return [f"{rel}: bytes differ from the entry's written form (file altered)"], None
     unit = entry["unit"]
     problems: list[str] = []
     blobs: dict[str, bytes] = {}
@@ -67,7 +72,7 @@ def _verify_unit(store, name: str) -> tuple[list[str], dict[str, int]]:
             continue
         blobs[kind] = data
     if len(blobs) != 3:
-        return problems, {}
+        return problems, {key: int(entry["counts"][key]) for key in ("sequences", "tokens")}
     counts = {"sequences": 0, "tokens": 0}
     return problems + _check_unit(entry, blobs, counts), counts
 
