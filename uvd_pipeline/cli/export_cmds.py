@@ -63,8 +63,15 @@ def eval_prompts_cmd(
     """Build the LVM paper's evaluation prompts from the held-out (test) split."""
     from ..exports.eval_prompts import build_eval_prompts
 
+    from rich.markup import escape
+
+    from ..exports.eval_explain import explanation_lines
+
     summary = build_eval_prompts(directory, out, pairs=pairs, frames=frames, seed=seed)
     shown = ", ".join(f"{t} {n}" for t, n in summary.by_task.items()) or "none"
     console.print(f"wrote {summary.prompts} prompts to {out}: {shown}", highlight=False)
     for note in summary.notes[:20]:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    # Why a task has no prompt: every task when there are none at all, else the empty ones.
+    for line in explanation_lines(summary.tasks, only_empty=True):
+        console.print(f"[yellow]{'why' if not summary.prompts else 'no prompts'}:[/] {escape(line)}", highlight=False)

@@ -41,6 +41,9 @@ class PromptSummary:
     out: str
     by_task: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: per evaluation task: the dataset tasks that qualify, their test and train sequences, the
+    #: sources that hold them, and what to change when it gives no prompt (eval_explain.py)
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def prompts(self) -> int:
@@ -118,9 +121,12 @@ def build_eval_prompts(root: str, out: str, pairs: int = 5, frames: int = 7, see
     """Write the evaluation prompts of the test split of `root` to `out` (JSONL)."""
     if pairs < 1 or frames < 1:
         raise ValueError("pairs and frames must be >= 1")
+    from .eval_explain import SplitCounts, explain
+
     ds = Dataset(root)
-    cols = ["sequence_id", "unit", "category", "task", "split", "n_images", "image_ids"]
-    test = [r for m in ds.iter_tables("manifest") for r in m.select(cols).to_pylist() if r["split"] == "test"]
+    cols = ["sequence_id", "unit", "source", "category", "task", "split", "n_images", "image_ids"]
+    counts = SplitCounts()
+    test = [r for m in ds.iter_tables("manifest") for r in counts.seen(m.select(cols).to_pylist()) if r["split"] == "test"]
     test.sort(key=lambda r: r["sequence_id"])
     summary = PromptSummary(out)
     prompts: list[dict[str, Any]] = []
@@ -137,6 +143,7 @@ def build_eval_prompts(root: str, out: str, pairs: int = 5, frames: int = 7, see
         got = video_prompts(ds, video, frames, summary.notes)
         summary.by_task["video"] = len(got)
         prompts += got
+    summary.tasks = explain(counts, test, summary.by_task, pairs, frames, PAIR_TASKS, VIDEO_CATEGORIES)
     with fsspec.open(out, "wt", compression="infer", encoding="utf-8") as f:
         for p in prompts:
             f.write(json.dumps(p) + "\n")
