@@ -15,6 +15,8 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
+from .library_logs import route_warnings
+
 LOG_FORMATS = ("text", "json")
 LOGGER_NAME = "uvd_pipeline"
 
@@ -100,6 +102,7 @@ def configure_logging(
     logger.addHandler(handler)
     logger.setLevel(max(numeric, logging.WARNING) if quiet else numeric)
     logger.propagate = False
+    route_warnings(handler)  # library warnings as our log lines (console/library_logs.py)
     state.format, state.quiet, state.configured, state.progress_every = fmt, quiet, True, progress_every
     return logger
 
@@ -112,6 +115,7 @@ def reset_logging() -> None:
             logger.removeHandler(handler)
     logger.setLevel(logging.NOTSET)
     logger.propagate = True
+    route_warnings(None)
     state.format, state.quiet, state.configured, state.progress_every = "text", False, False, 10.0
 
 

@@ -57,6 +57,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..console.library_logs import quiet_opencv
 from ..ids import ID_HEX, hash_hex, rng_for
 from ..storage import filesystem
 from ..types import IMAGE_SIZE, Image, Item, Reject
@@ -223,7 +224,7 @@ def _cv2() -> Any:
         import cv2
     except ImportError as exc:
         raise ImportError(f"video sources need the video extra: pip install 'uvd-pipeline[video]' ({exc})") from None
-    return cv2
+    return quiet_opencv(cv2)  # OpenCV's own "[ WARN ...] capture by name" lines: console/library_logs.py
 
 
 class _EndOfVideo(Exception):
