@@ -56,6 +56,14 @@ def test_library_warnings_become_our_log_lines():
         line = json.loads(buf.getvalue().splitlines()[-1])
         assert line["logger"] == "py.warnings" and line["level"] == "warning"
         assert "a library says something" in line["message"]
+        # a library logger that stops propagating without a handler (Ray's after ray.init)
+        lib = logging.getLogger("uvd_test_library")
+        lib.propagate = False
+        lib.warning("token authentication is enabled")
+        lib.info("chatter below warning stays out")
+        line = json.loads(buf.getvalue().splitlines()[-1])
+        assert line["logger"] == "uvd_test_library" and line["message"] == "token authentication is enabled"
+        assert "chatter" not in buf.getvalue()
     finally:
         reset_logging()
     assert logging.getLogger("py.warnings").propagate

@@ -15,7 +15,7 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
-from .library_logs import route_warnings
+from .library_logs import route_library_logs
 
 LOG_FORMATS = ("text", "json")
 LOGGER_NAME = "uvd_pipeline"
@@ -102,9 +102,17 @@ def configure_logging(
     logger.addHandler(handler)
     logger.setLevel(max(numeric, logging.WARNING) if quiet else numeric)
     logger.propagate = False
-    route_warnings(handler)  # library warnings as our log lines (console/library_logs.py)
+    route_library_logs(_library_handler(handler))  # other libraries' warnings as our lines (console/library_logs.py)
     state.format, state.quiet, state.configured, state.progress_every = fmt, quiet, True, progress_every
     return logger
+
+
+def _library_handler(ours: logging.Handler) -> logging.Handler:
+    """A second handler like ours (same stream and formatter) for other libraries, at WARNING."""
+    handler = logging.StreamHandler(ours.stream) if not isinstance(ours, _StderrHandler) else _StderrHandler()
+    handler.setFormatter(ours.formatter)
+    handler.setLevel(logging.WARNING)
+    return handler
 
 
 def reset_logging() -> None:
@@ -115,7 +123,7 @@ def reset_logging() -> None:
             logger.removeHandler(handler)
     logger.setLevel(logging.NOTSET)
     logger.propagate = True
-    route_warnings(None)
+    route_library_logs(None)
     state.format, state.quiet, state.configured, state.progress_every = "text", False, False, 10.0
 
 
@@ -137,3 +145,4 @@ def get_logger(name: str = "") -> logging.Logger:
 def event(logger: logging.Logger, name: str, message: str, level: int = logging.INFO, **fields: Any) -> None:
     """Log `message` with `event=name` and `fields` as structured data."""
     logger.log(level, message, extra={"event": name, **fields})
+
