@@ -31,10 +31,22 @@ def npy_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def arrow_bytes(table: pa.Table) -> bytes:
+# Arrow IPC buffer compression of the manifests and rejects (FORMAT.md): zstd at this level. Every
+# Arrow reader (pyarrow, arrow-rs, Arrow JS/Java) decompresses such files transparently; files
+# written before (uncompressed) read as they are.
+IPC_CODEC = "zstd"
+IPC_LEVEL = 9
+
+
+def arrow_bytes(table: pa.Table, compression: str | None = None, level: int | None = None) -> bytes:
+    """An Arrow IPC file of one record batch, uncompressed unless asked (the manifests and rejects
+    ask for IPC_CODEC; compression=None is the form written before, and other files' form)."""
+    options = pa.ipc.IpcWriteOptions(
+        compression=None if compression is None else pa.Codec(compression, compression_level=level)
+    )
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
+    with pa.ipc.new_file(sink, table.schema, options=options) as writer:
+        writer.write_table(table, max_chunksize=max(table.num_rows, 1))
     return sink.getvalue().to_pybytes()
 
 
@@ -77,34 +89,12 @@ def commit_unit(
     shard_name, shard_sha = content_name(unit.id, shard_data, ".npy")
     shard_rel = f"{SHARDS_DIR}/{shard_name}"
 
-    offsets = np.cumsum([0] + [len(s.tokens) for s in sequences])[:-1]
-    manifest = pa.Table.from_pylist(
-        [
-            {
-                "sequence_id": s.id,
-                "unit": unit.id,
-                "index": s.index,
-                "shard": shard_rel,
-                "offset": int(off),
-                "n_tokens": len(s.tokens),
-                "n_images": s.n_images,
-                "source": unit.source,
-                "category": category,
-                "task": s.task,
-                "split": s.split,
-                "image_ids": s.image_ids,
-                "records": s.records,
-                "provenance": canonical_json(s.provenance),
-            }
-            for s, off in zip(sequences, offsets)
-        ],
-        schema=MANIFEST_SCHEMA,
-    )
-    manifest_data = arrow_bytes(manifest)
+    manifest = manifest_table(unit, sequences, shard_rel, category)
+    manifest_data = arrow_bytes(manifest, IPC_CODEC, IPC_LEVEL)
     manifest_name, manifest_sha = content_name(unit.id, manifest_data, ".arrow")
 
     reject_rows = sorted((r.to_row() for r in rejects), key=lambda r: (r["record"], r["reason"], r["detail"]))
-    rejects_data = arrow_bytes(pa.Table.from_pylist(reject_rows, schema=REJECTS_SCHEMA))
+    rejects_data = arrow_bytes(pa.Table.from_pylist(reject_rows, schema=REJECTS_SCHEMA), IPC_CODEC, IPC_LEVEL)
     rejects_name, rejects_sha = content_name(unit.id, rejects_data, ".arrow")
 
     used = {rec for s in sequences for rec in s.records}
@@ -140,6 +130,33 @@ def commit_unit(
     store.write_bytes(entry["files"]["rejects"]["path"], rejects_data)
     store.write_text(f"{LEDGER_DIR}/{unit.id}.json", json_text(entry))
     return entry
+
+
+def manifest_table(unit: WorkUnit, sequences: list[TokenSequence], shard_rel: str, category: str) -> pa.Table:
+    """The manifest of a unit's sequences (in the order given), one row per sequence."""
+    offsets = np.cumsum([0] + [len(s.tokens) for s in sequences])[:-1]
+    return pa.Table.from_pylist(
+        [
+            {
+                "sequence_id": s.id,
+                "unit": unit.id,
+                "index": s.index,
+                "shard": shard_rel,
+                "offset": int(off),
+                "n_tokens": len(s.tokens),
+                "n_images": s.n_images,
+                "source": unit.source,
+                "category": category,
+                "task": s.task,
+                "split": s.split,
+                "image_ids": s.image_ids,
+                "records": s.records,
+                "provenance": canonical_json(s.provenance),
+            }
+            for s, off in zip(sequences, offsets)
+        ],
+        schema=MANIFEST_SCHEMA,
+    )
 
 
 def prepare_output(store: OutputStore) -> None:
