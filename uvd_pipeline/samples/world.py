@@ -12,6 +12,7 @@ import numpy as np
 
 from .annotated import make_coco, make_dense, make_imagenet, make_paired
 from .captures import make_multiview, make_posetrack
+from .duplicates import make_duplicates
 from .meshes import make_meshes, make_objaverse_cache
 from .pictures import picture
 from .videos import make_annotated_videos, make_frame_folders, make_videos
@@ -92,6 +93,7 @@ PARTS: dict[str, Callable[[Path, np.random.Generator], dict[str, int]]] = {
     # appended last: a part's seed is its position here, so earlier parts keep their bytes
     "multiview": make_multiview,
     "posetrack": make_posetrack,
+    "duplicates": make_duplicates,  # copies of images/ and webdataset/ files: after them
 }
 
 
