@@ -27,6 +27,12 @@ def run_cmd(
     workers: int = typer.Option(1, min=1, help="units processed at once"),
     address: Optional[str] = typer.Option(None, help="Ray cluster address (default: start a local one)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars or info logs (as `uvd -q run`)"),
+    unit_timeout: Optional[float] = typer.Option(
+        None, "--unit-timeout", min=0.001,
+        help="seconds a unit may take (default: no limit); an overrun is retried once in a fresh process, "
+             "then the unit fails and the run goes on with the others (exit 1)"),
+    oversubscribe: bool = typer.Option(
+        False, "--oversubscribe", help="start --workers processes even where there are fewer CPUs (ray, beam)"),
     beam_option: list[str] = typer.Option(
         [], "--beam-option", help="Beam pipeline option KEY=VALUE for --engine beam (repeatable), e.g. runner=FlinkRunner"
     ),
@@ -48,7 +54,11 @@ def run_cmd(
         fail(f"{recipe}: no output: pass --out DIR or set `output:` in the recipe")
     if beam_option and engine != "beam":
         fail("--beam-option is for --engine beam")
-    extra = {"pipeline_options": beam_option} if beam_option else {}
+    extra: dict = {"pipeline_options": beam_option} if beam_option else {}
+    if unit_timeout:
+        extra["unit_timeout"] = unit_timeout
+    if oversubscribe:
+        extra["oversubscribe"] = True
     from ..engines.interrupt import forget, interrupted_message
 
     forget()

@@ -67,18 +67,20 @@ class BuildUnit(beam.DoFn):
     thread of its own, as it does in the other engines.
     """
 
-    def __init__(self, recipe: dict[str, Any]) -> None:
+    def __init__(self, recipe: dict[str, Any], unit_timeout: float = 0.0) -> None:
         self.recipe = recipe
+        self.unit_timeout = unit_timeout
         self.builder = None
         self.thread = None
 
     def setup(self) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        from ..pipeline.build import UnitBuilder
+        from .timeouts import make_builder
 
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="uvd-build")
-        self.builder = self.thread.submit(UnitBuilder, self.recipe).result()
+        # with a unit timeout the builder is a child process killed at the deadline (timeouts.py)
+        self.builder = self.thread.submit(make_builder, self.recipe, self.unit_timeout).result()
 
     def teardown(self) -> None:
         if self.thread is not None:
@@ -188,8 +190,8 @@ class ProcessUnit(BuildUnit):
     """Build, tokenize and commit one unit in one step (`layout=per_unit`): the builder as in
     BuildUnit, the tokenizer shared by the worker's threads as in Tokenize."""
 
-    def __init__(self, recipe: dict[str, Any], out_url: str, device: str | None) -> None:
-        super().__init__(recipe)
+    def __init__(self, recipe: dict[str, Any], out_url: str, device: str | None, unit_timeout: float = 0.0) -> None:
+        super().__init__(recipe, unit_timeout)
         self.out_url = out_url
         self.tokenize = Tokenize(recipe["tokenizer"], device)
 
@@ -217,7 +219,7 @@ class ProcessUnit(BuildUnit):
 
 def build_per_unit(pipeline, recipe: Recipe, store: OutputStore, units: list[WorkUnit], options: UvdBeamOptions):
     """`layout=per_unit`: one step per unit, committed as soon as it is done."""
-    step = beam.ParDo(ProcessUnit(recipe.model_dump(mode="json"), store.url, options.tokenizer_device))
+    step = beam.ParDo(ProcessUnit(recipe.model_dump(mode="json"), store.url, options.tokenizer_device, options.unit_timeout))
     hints = {**parse_hints(options.build_resource_hint, "build_resource_hint"), **parse_hints(options.tokenizer_resource_hint)}
     if hints:
         step = step.with_resource_hints(**hints)
@@ -261,7 +263,8 @@ def build_staged(pipeline, recipe: Recipe, store: OutputStore, units: list[WorkU
         pipeline
         | "Units" >> beam.Create([u.to_row() for u in units])
         | "Spread" >> beam.Reshuffle()
-        | "Build" >> with_hints(beam.ParDo(BuildUnit(recipe_dict)), options.build_resource_hint, "build_resource_hint")
+        | "Build" >> with_hints(beam.ParDo(BuildUnit(recipe_dict, options.unit_timeout)), options.build_resource_hint,
+                                "build_resource_hint")
         .with_outputs(HEADER, FAILED, main="sequences")
     )
     tokenize = beam.ParDo(Tokenize(recipe_dict["tokenizer"], options.tokenizer_device)).with_outputs(
@@ -299,6 +302,8 @@ def run_beam(
     workers: int = 1,
     address: str | None = None,
     pipeline_options: Mapping[str, Any] | Sequence[str] | None = None,
+    unit_timeout: float | None = None,
+    oversubscribe: bool = False,
     **_: object,
 ) -> list[tuple[str, str]]:
     """Returns (unit id, error) for units that were not committed; the next run redoes them."""
@@ -306,13 +311,13 @@ def run_beam(
         raise UvdError("--address names a Ray cluster; for Beam pass runner options, e.g. --beam-option runner=FlinkRunner")
     if not units:
         return []
-    args = pipeline_args(pipeline_options)
+    args = pipeline_args(pipeline_options) + ([f"--unit_timeout={unit_timeout}"] if unit_timeout else [])
     watch = LedgerWatch(store, units, progress)
     errors: dict[str, str] = {}
     run_error = None
     with tempfile.TemporaryDirectory(prefix="uvd-beam-") as tmp:
         worker_log = f"{tmp}/workers.log"
-        pipeline, local = make_pipeline(args, workers, worker_log)
+        pipeline, local = make_pipeline(args, workers, worker_log, oversubscribe)
         options = pipeline.options.view_as(UvdBeamOptions)
         parse_hints(options.tokenizer_resource_hint)  # bad hints fail before anything runs
         parse_hints(options.build_resource_hint, "build_resource_hint")
@@ -329,7 +334,7 @@ def run_beam(
         watch.start()
         for n, start in enumerate(range(0, len(units), wave)):
             if n:
-                pipeline, _ = make_pipeline(args, workers, worker_log)
+                pipeline, _ = make_pipeline(args, workers, worker_log, oversubscribe)
             if local:
                 prefix = f"{tmp}/failures-{n}"
             elif temp_location:  # a remote runner: its workers write where the driver can read

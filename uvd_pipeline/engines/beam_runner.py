@@ -18,6 +18,7 @@ from ..errors import UvdError
 from ..manifests.schema import LEDGER_DIR
 from ..manifests.store import OutputStore
 from ..types import WorkUnit
+from .machine import fit_workers, machine_cpus
 from .progress import RunProgress
 
 
@@ -72,6 +73,9 @@ class UvdBeamOptions(PipelineOptions):
                             help="staged (default): build, batched tokenizer and commit as separate steps, units "
                                  "commit when the pipeline's tokenizing is done; per_unit: one step builds, "
                                  "tokenizes and commits each unit, so units commit as they finish")
+        parser.add_argument("--unit_timeout", type=float, default=0.0,
+                            help="seconds a unit's build may take (0: no limit; `uvd run --unit-timeout` sets it): "
+                                 "it runs in a child process killed at the deadline, retried once, then the unit fails")
         parser.add_argument("--units_per_pipeline", type=int, default=0,
                             help="run the units in successive pipelines of N (0: one pipeline). In batch "
                                  "mode a GroupByKey waits for all its input, so units commit at the end of "
@@ -112,8 +116,9 @@ def _provision_info(options: PipelineOptions):
     return fn_runner.ExtendedProvisionInfo(beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded))
 
 
-def make_pipeline(args: list[str], workers: int, worker_log: str):
-    """(pipeline, whether it runs on this machine's Python runner)."""
+def make_pipeline(args: list[str], workers: int, worker_log: str, oversubscribe: bool = False):
+    """(pipeline, whether it runs on this machine's Python runner). Locally, at most one worker
+    process per CPU unless `oversubscribe` (machine.py)."""
     options = PipelineOptions(args)
     standard = options.view_as(StandardOptions)
     runner = None
@@ -122,6 +127,7 @@ def make_pipeline(args: list[str], workers: int, worker_log: str):
         from apache_beam.transforms.environments import SubprocessSDKEnvironment
 
         given = " ".join(args)
+        workers = fit_workers(workers, machine_cpus(), "this machine", oversubscribe=oversubscribe)
         direct = options.view_as(DirectOptions)
         environment = None
         if workers > 1 and "--direct_num_workers" not in given and "--direct_running_mode" not in given:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from ..manifests.store import OutputStore
-from ..pipeline.build import UnitBuilder
 from ..pipeline.tokenize import TokenizerStage, tokenize_with
 from ..recipe import Recipe
 from ..types import WorkUnit
 from .progress import RunProgress
+from .timeouts import make_builder
 from .unit import commit_built
 
 
-def run_local(recipe: Recipe, store: OutputStore, units: list[WorkUnit], progress: RunProgress, **_: object) -> list[tuple[str, str]]:
-    """Returns (unit id, error) for units that failed; they stay uncommitted for the next run."""
-    builder = UnitBuilder(recipe)
+def run_local(recipe: Recipe, store: OutputStore, units: list[WorkUnit], progress: RunProgress, *,
+              unit_timeout: float | None = None, **_: object) -> list[tuple[str, str]]:
+    """Returns (unit id, error) for units that failed; they stay uncommitted for the next run.
+    With `unit_timeout`, units are built in a child process killed at the deadline (timeouts.py)."""
+    builder = make_builder(recipe, unit_timeout)
     tokenizer = TokenizerStage(recipe.tokenizer)
     failures: list[tuple[str, str]] = []
     try:

@@ -19,7 +19,9 @@ from typing import Any
 from ..manifests.store import OutputStore
 from ..recipe import Recipe
 from ..types import WorkUnit
+from .machine import fit_workers, machine_cpus
 from .progress import RunProgress
+from .timeouts import Deadlines, StartClock, timeout_message
 
 _BUILDERS: dict[str, Any] = {}  # per worker process: recipe fingerprint -> UnitBuilder
 # Tests only: "task:<unit id>:<marker file>" and/or "actor:<marker file>", comma-separated.
@@ -43,7 +45,8 @@ def _fault_once(spec: str | None, where: str, unit_id: str = "") -> None:
 
 
 def _unit_task(
-    recipe_dict: dict[str, Any], out_url: str, unit_row: dict[str, Any], actor: Any, fault: str | None = None
+    recipe_dict: dict[str, Any], out_url: str, unit_row: dict[str, Any], actor: Any, fault: str | None = None,
+    clock: Any = None,
 ) -> dict[str, Any]:
     import ray
 
@@ -55,7 +58,10 @@ def _unit_task(
     key = recipe.fingerprint()
     if key not in _BUILDERS:
         _BUILDERS[key] = UnitBuilder(recipe)
-    built = _BUILDERS[key].build(WorkUnit.from_row(unit_row))
+    unit = WorkUnit.from_row(unit_row)
+    if clock is not None:  # --unit-timeout: this unit's clock starts now (timeouts.py)
+        clock.started.remote(unit.id)
+    built = _BUILDERS[key].build(unit)
     _fault_once(fault, "task", built.unit.id)
     tokens = tokenize_with(lambda px: ray.get(actor.encode.remote(px)), built.sequences)
     entry = commit_built(OutputStore(out_url), recipe, built, tokens)
@@ -117,7 +123,7 @@ def placement(
     return Placement(n, actor, device, threads, task)
 
 
-def _init_ray(address: str | None, workers: int) -> None:
+def _init_ray(address: str | None, workers: int, oversubscribe: bool = False) -> None:
     import ray
 
     if ray.is_initialized():
@@ -126,8 +132,8 @@ def _init_ray(address: str | None, workers: int) -> None:
     if address:
         ray.init(address=address, **kwargs)
     else:
-        # A local cluster: as many CPUs as the machine has, at least as many as units in flight.
-        ray.init(num_cpus=max(os.cpu_count() or 1, workers), **kwargs)
+        # A local cluster: as many CPUs as the machine has (as many as --workers with --oversubscribe).
+        ray.init(num_cpus=max(machine_cpus(), workers if oversubscribe else 1), **kwargs)
 
 
 def run_ray(
@@ -141,16 +147,20 @@ def run_ray(
     tokenizer_actors: int | None = None,
     units_in_flight: int | None = None,
     tokenizer_factory: Any = None,
+    unit_timeout: float | None = None,
+    oversubscribe: bool = False,
     **_: object,
 ) -> list[tuple[str, str]]:
     """`tokenizer_factory`: a picklable callable returning an object with encode(pixels) -> codes,
     used instead of the recipe's tokenizer (benchmarks use a stand-in of fixed cost)."""
     import ray
 
-    _init_ray(address, workers)
+    _init_ray(address, workers, oversubscribe)
     from ..pipeline.plan import gpu_stages
 
     resources = ray.cluster_resources()
+    where = f"the Ray cluster at {address}" if address else "this Ray cluster"
+    workers = fit_workers(workers, float(resources.get("CPU", 1)), where, oversubscribe=oversubscribe)
     in_flight = max(workers, units_in_flight or 2 * workers)
     place = placement(
         float(resources.get("CPU", 1)), int(resources.get("GPU", 0)), workers, in_flight,
@@ -172,20 +182,29 @@ def run_ray(
 
     failures: list[tuple[str, str]] = []
     pending: dict[Any, WorkUnit] = {}
-    queue = deque(units)
+    queue = deque((unit, 1) for unit in units)  # (unit, its try)
+    deadlines = Deadlines(unit_timeout)  # --unit-timeout: cancel, resubmit once, then fail (timeouts.py)
+    clock = ray.remote(StartClock).options(num_cpus=0).remote() if unit_timeout else None
     submitted = 0
     try:
         while queue or pending:
             while queue and len(pending) < in_flight:
-                unit = queue.popleft()
+                unit, tries = queue.popleft()
                 actor = actors[submitted % n_actors]  # round robin over the tokenizer actors
-                pending[task.remote(recipe_ref, store.url, unit.to_row(), actor, fault)] = unit
+                ref = task.remote(recipe_ref, store.url, unit.to_row(), actor, fault, clock)
+                pending[ref] = unit
+                deadlines.add(ref, unit.id, tries)
                 submitted += 1
-            done, _ = ray.wait([*loading, *pending], num_returns=1)
+            done, _ = ray.wait([*loading, *pending], num_returns=1, timeout=deadlines.wait_seconds())
+            if clock is not None:
+                deadlines.started(ray.get(clock.drain.remote()))
             for ref in done:
+                deadlines.done(ref)
                 if ref in loading:  # a tokenizer that cannot load stops the run here, with its error
                     loading.remove(ref)
                     ray.get(ref)
+                    if not loading:
+                        deadlines.restart()  # unit clocks run from when the tokenizers are up
                     continue
                 unit = pending.pop(ref)
                 try:
@@ -197,7 +216,16 @@ def run_ray(
                 progress.unit_built()
                 progress.images_tokenized(result["images"])
                 progress.unit_committed()
+            for ref, tries in deadlines.expired():
+                unit = pending.pop(ref)
+                ray.cancel(ref, force=True)  # kills the worker process running it
+                if tries <= deadlines.retries:
+                    progress.log(f"[yellow]unit {unit.id} passed --unit-timeout {unit_timeout:g} s; retrying it")
+                    queue.appendleft((unit, tries + 1))
+                else:
+                    failures.append((unit.id, timeout_message(unit.id, unit_timeout, tries)))
+                    progress.log(f"[red]unit {unit.id} failed: {failures[-1][1]}")
     finally:
-        for a in actors:
+        for a in [*actors, *([clock] if clock is not None else [])]:
             ray.kill(a)
     return failures
