@@ -46,3 +46,17 @@ def test_cuda_tf32_sets_and_restores_the_flags():
     with cuda_tf32(None):
         assert (conv.fp32_precision, matmul.fp32_precision) == before
     assert (conv.fp32_precision, matmul.fp32_precision) == before
+
+
+def test_without_scikit_image_the_fallback_pictures_are_used(monkeypatch):
+    import sys
+
+    from PIL import Image
+
+    monkeypatch.setitem(sys.modules, "skimage", None)  # import skimage.data raises ImportError
+    monkeypatch.setitem(sys.modules, "skimage.data", None)
+    with pytest.raises(RuntimeError, match="scikit-image is not installed"):
+        photographs(2)
+    origin, named = photographs(2, fallback=lambda n: [(f"p{i}", Image.new("RGB", (40, 30), (i, 0, 0))) for i in range(n)])
+    assert origin.startswith("synthetic") and [n for n, _ in named] == ["p0", "p1"]
+    assert named[1][1].shape == (256, 256, 3) and named[1][1][0, 0, 0] == 1

@@ -47,7 +47,7 @@ def check_cmd(
             model = VQGAN.random(preset, seed=0, device=device, dtype="float32")
     except (CheckpointError, FileNotFoundError, ValueError) as exc:
         fail(f"{checkpoint or preset}: cannot load the tokenizer: {str(exc).splitlines()[0]}")
-    origin, named = photographs(images)
+    origin, named = photographs(images, fallback=_sample_pictures)
     import numpy as np
 
     pixels = np.stack([p for _, p in named])
@@ -70,3 +70,13 @@ def check_cmd(
     if checkpoint is None:
         console.print("random weights: the PSNR says nothing about a trained tokenizer; the agreement shows "
                       "what the precision does to the arithmetic")
+
+
+def _sample_pictures(n: int):
+    """The sample world's synthetic pictures, when scikit-image's photographs are not installed."""
+    import numpy as np
+
+    from ..samples.pictures import picture
+
+    rng = np.random.default_rng(0)
+    return [(f"picture{i:02d}", picture(rng, 320, 240)) for i in range(n)]

@@ -107,16 +107,6 @@ def check_resume(store: OutputStore, resolved: dict[str, Any], units: list[WorkU
         )
 
 
-def pinned_tokenizer(store: OutputStore) -> dict[str, Any] | None:
-    """The effective tokenizer recorded in the output's recipe.resolved.yaml (what each ledger
-    entry records); None for an output begun before it was recorded."""
-    try:
-        resolved = yaml.safe_load(store.read_text(RECIPE_FILE)) or {}
-    except FileNotFoundError:
-        return None
-    return resolved.get("tokenizer_identity") if isinstance(resolved, dict) else None
-
-
 def describe(identity: dict[str, Any]) -> str:
     tf32 = ", tf32" if identity.get("tf32") else ""
     return f"{identity.get('dtype')} on {identity.get('device')}{tf32}, torch {identity.get('torch')}"

@@ -13,7 +13,6 @@ from ..pipeline.build import UnitBuild, UnitBuilder
 from ..pipeline.tokenize import tokenize_with
 from ..recipe import Recipe
 from ..types import TokenSequence, WorkUnit
-from .identity import pinned_tokenizer
 
 Encode = Callable[[np.ndarray], np.ndarray]
 
@@ -37,3 +36,18 @@ def process_unit(builder: UnitBuilder, encode: Encode, store: OutputStore, unit:
     built = builder.build(unit)
     tokens = tokenize_with(encode, built.sequences)
     return commit_built(store, builder.recipe, built, tokens)
+
+
+def pinned_tokenizer(store: OutputStore) -> dict[str, Any] | None:
+    """The effective tokenizer recorded in the output's recipe.resolved.yaml at its first run
+    (engines/identity.py), which every ledger entry records; None for an output begun before."""
+    import yaml
+
+    from ..manifests.schema import RECIPE_FILE
+
+    try:
+        resolved = yaml.safe_load(store.read_text(RECIPE_FILE)) or {}
+    except FileNotFoundError:
+        return None
+    return resolved.get("tokenizer_identity") if isinstance(resolved, dict) else None
+

@@ -3,7 +3,7 @@ reference, as the LVM tokenize scripts run it) and in another precision, and com
 
 Used by `uvd tokenizer check` and bench/precision.py. Nothing here downloads anything: the
 photographs are scikit-image's bundled files (read from its data folder, never fetched) when
-scikit-image is installed, else the sample world's synthetic pictures.
+scikit-image is installed, else what the caller gives (the CLI: the sample world's pictures).
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ PHOTOGRAPHS = (
 )
 
 
-def photographs(limit: int | None = None) -> tuple[str, list[tuple[str, np.ndarray]]]:
-    """(where they came from, [(name, 256x256x3 uint8)]): scikit-image's photographs if it is
-    installed, else synthetic pictures (uvd_pipeline.samples.pictures), resized as the pipeline does."""
+def photographs(limit: int | None = None, fallback=None) -> tuple[str, list[tuple[str, np.ndarray]]]:
+    """(where they came from, [(name, 256x256x3 uint8)]): scikit-image's bundled photographs if it
+    is installed, else `fallback(n)` (the CLI passes the sample world's pictures), resized as the
+    pipeline does."""
     from PIL import Image
 
     from ..images import to_256
@@ -37,20 +38,18 @@ def photographs(limit: int | None = None) -> tuple[str, list[tuple[str, np.ndarr
         folder = None
     else:
         folder = os.path.dirname(skimage.data.__file__)
-    if folder is not None:
-        found = [(name, os.path.join(folder, name)) for name in PHOTOGRAPHS]
-        found = [(name, path) for name, path in found if os.path.isfile(path)]
-        if found:
-            out = []
-            for name, path in found[:n]:
-                with Image.open(path) as img:
-                    out.append((name.rsplit(".", 1)[0], to_256(img)))
-            return "scikit-image bundled photographs", out
-    from ..samples.pictures import picture
-
-    rng = np.random.default_rng(0)
+    found = [] if folder is None else [(name, os.path.join(folder, name)) for name in PHOTOGRAPHS]
+    found = [(name, path) for name, path in found if os.path.isfile(path)]
+    if found:
+        out = []
+        for name, path in found[:n]:
+            with Image.open(path) as img:
+                out.append((name.rsplit(".", 1)[0], to_256(img)))
+        return "scikit-image bundled photographs", out
+    if fallback is None:
+        raise RuntimeError("no photographs: scikit-image is not installed (pip install scikit-image)")
     return "synthetic sample pictures (scikit-image not installed)", [
-        (f"picture{i:02d}", to_256(picture(rng, 320, 240))) for i in range(n)
+        (name, to_256(img)) for name, img in fallback(n)
     ]
 
 
