@@ -53,6 +53,8 @@ class PlanRow(ShareRow):
     effective_tokens: int = 0  # tokens x repeat: what a trainer sees per epoch
     capped_sequences: int = 0  # predicted before quotas
     unknown_units: int = 0  # units whose counts cannot be predicted without reading
+    dropped_duplicates: int = 0  # records curation is predicted to drop (declared rates, --sizes)
+    dropped_filtered: int = 0
     share: float = 0.0
     target: float | None = None
 
@@ -77,6 +79,8 @@ class Plan:
             key = {"source": e.spec.name, "category": e.spec.category, "task": e.spec.task}[by]
             r = rows.setdefault(key, PlanRow(key))
             r.units += 1
+            r.dropped_duplicates += e.dropped_duplicates
+            r.dropped_filtered += e.dropped_filtered
             if e.kept_sequences is None:
                 r.unknown_units += 1
                 r.records += e.records or 0
@@ -100,10 +104,16 @@ class Plan:
     def totals(self) -> PlanRow:
         t = PlanRow("total")
         for r in self.rows("source"):
-            for f in ("units", "records", "sequences", "images", "tokens", "effective_tokens", "capped_sequences", "unknown_units"):
+            for f in ("units", "records", "sequences", "images", "tokens", "effective_tokens", "capped_sequences", "unknown_units",
+                      "dropped_duplicates", "dropped_filtered"):
                 setattr(t, f, getattr(t, f) + getattr(r, f))
         t.share = 1.0 if t.effective_tokens else 0.0
         return t
+
+    @property
+    def curated(self) -> bool:
+        """Whether curation is predicted to drop anything (declared rates of a sizes file)."""
+        return any(e.dropped_duplicates or e.dropped_filtered for e in self.estimates)
 
     @property
     def gpu_hours(self) -> float:
@@ -117,18 +127,24 @@ class Plan:
             "gpu_images_per_s": self.gpu_images_per_s,
             "gpu_rate_origin": self.gpu_rate_origin or "given",
             "gpu_hours": self.gpu_hours,
-            "totals": self.totals.to_dict(),
-            "by": {g: [r.to_dict() for r in self.rows(g)] for g in GROUPS},
+            "totals": self.totals.to_dict() | {"dropped_share": _dropped_share(self.totals)},
+            "by": {g: [r.to_dict() | {"dropped_share": _dropped_share(r)} for r in self.rows(g)] for g in GROUPS},
             "units": [
                 {
                     "unit": e.unit.id, "source": e.spec.name, "records": e.records, "sequences": e.kept_sequences,
                     "images": e.kept_images, "tokens": e.kept_tokens, "quota": e.quota, "predicted_by": e.predicted_by,
+                    "dropped_duplicates": e.dropped_duplicates, "dropped_filtered": e.dropped_filtered,
                 }
                 for e in self.estimates
             ],
             "notes": self.notes,
             "warnings": self.warnings,
         }
+
+
+def _dropped_share(r: PlanRow) -> float:
+    """Records curation is predicted to drop, as a share of the declared records."""
+    return (r.dropped_duplicates + r.dropped_filtered) / r.records if r.records else 0.0
 
 
 def make_plan(recipe: Recipe, gpu_images_per_s: float | None = None, threads: int = 8) -> Plan:
@@ -203,12 +219,18 @@ def render_plan(plan: Plan, console: Any, show_units: bool = False) -> None:
         cols = [by, "units", "records", "sequences", "images", "tokens", "tokens x repeat", "share"]
         if by == "source":
             cols.insert(4, "before quota")
+        if plan.curated:
+            cols.insert(3, "curated out")
         if has_target:
             cols += ["target", "deviation"]
         for col in cols:
             table.add_column(col, justify="left" if col == by else "right")
         for r in rows + [plan.totals]:
-            cells = [r.key, fmt_int(r.units), fmt_int(r.records), fmt_int(r.sequences)]
+            cells = [r.key, fmt_int(r.units), fmt_int(r.records)]
+            if plan.curated:
+                out = r.dropped_duplicates + r.dropped_filtered
+                cells.append(f"{out:,} ({_dropped_share(r):.1%})" if out else "0")
+            cells.append(fmt_int(r.sequences))
             if by == "source":
                 cells.append(fmt_int(r.capped_sequences))
             cells += [fmt_int(r.images), fmt_int(r.tokens), fmt_int(r.effective_tokens), fmt_share(r.share)]

@@ -18,13 +18,20 @@ sources:
     records_per_unit: 64
     per_sequence: {records: 8, images: 16}   # 8 (image, boxes) pairs per sequence
 ```
+
+With a `curation:` block, a source may declare the share of its records curation will drop:
+`duplicate_rate` (exact and near duplicates and evaluation matches: reasons `duplicate`,
+`near_duplicate`, `eval_contamination`) and `filtered_rate` (reason `filtered`), both fractions of
+the source's records (their sum at most 1; `uvd audit` of a sample build measures them). Each unit
+loses round(records x rate) records of each kind before its sequences are predicted, so sequences,
+tokens, quotas and shares are those of the curated dataset; `records` stays the declared count.
 """
 
 from __future__ import annotations
 
 import fsspec
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .. import registry
 from ..errors import RecipeError
@@ -55,6 +62,31 @@ class SourceSize(_Strict):
     records_per_unit: int | None = Field(default=None, ge=1, description="records per work unit (default: the source's unit_size)")
     per_sequence: PerSequence | None = None
     origin: str | None = Field(default=None, description="where the figure comes from")
+    duplicate_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="share of records curation drops as duplicates")
+    filtered_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="share of records curation's filters drop")
+
+    @model_validator(mode="after")
+    def _rates_fit(self) -> SourceSize:
+        if self.duplicate_rate + self.filtered_rate > 1.0:
+            raise ValueError(f"duplicate_rate {self.duplicate_rate} + filtered_rate {self.filtered_rate} exceed 1")
+        return self
+
+
+
+def curation_rates(recipe: Recipe, name: str, size: SourceSize) -> tuple[float, float]:
+    """The declared (duplicate, filtered) rates of a source that the recipe's curation can apply:
+    duplicates need `dedup` or evaluation sets, filtered records need filters, and a source in
+    `skip_sources` loses nothing."""
+    cur = recipe.curation
+    if cur is None or name in cur.skip_sources:
+        return 0.0, 0.0
+    return (size.duplicate_rate if (cur.dedup or cur.eval_sets) else 0.0), (size.filtered_rate if cur.filters else 0.0)
+
+
+def drops(n: int, rates: tuple[float, float]) -> tuple[int, int]:
+    """(duplicates, filtered) that the rates take out of a unit of n records."""
+    dup = min(n, int(n * rates[0] + 0.5))
+    return dup, min(n - dup, int(n * rates[1] + 0.5))
 
 
 class SizesFile(_Strict):
@@ -137,12 +169,15 @@ def estimates_from_sizes(recipe: Recipe, sizes: SizesFile, origin: str = "sizes"
         full, rest = divmod(size.records, per_unit)
         cache: dict[int, tuple[int, int]] = {}
         counts = [per_unit] * full + ([rest] if rest else [])
+        rates = curation_rates(recipe, spec.name, size)
         for i, n in enumerate(counts):
-            if n not in cache:
-                cache[n] = predict(n)
-            sequences, images = cache[n]
+            dup, filtered = drops(n, rates)
+            kept = n - dup - filtered
+            if kept not in cache:
+                cache[kept] = predict(kept)
+            sequences, images = cache[kept]
             unit = WorkUnit(unit_id(spec.name, i), spec.name, i, {})
-            estimates.append(UnitEstimate(unit, spec, n, sequences, images, how))
+            estimates.append(UnitEstimate(unit, spec, n, sequences, images, how, dropped_duplicates=dup, dropped_filtered=filtered))
     return estimates
 
 
@@ -168,5 +203,12 @@ def plan_from_sizes(
             notes.append(f"source {spec.name!r}: the targets keep {kept:,} of {whole:,} sequences ({kept / whole:.1%})")
         if size.records and not whole:
             notes.append(f"source {spec.name!r}: {size.records:,} records make no sequence")
+        rates = curation_rates(recipe, spec.name, size)
+        if any(rates):
+            notes.append(f"source {spec.name!r}: curation drops {rates[0]:.1%} of its records as duplicates and "
+                         f"{rates[1]:.1%} by filters (declared rates); its sequences are predicted from the rest")
+        if rates != (size.duplicate_rate, size.filtered_rate):
+            notes.append(f"source {spec.name!r}: declared curation rates ignored where the recipe's curation block does "
+                         "not apply them (no dedup/eval_sets, no filters, or skip_sources)")
     return Plan(recipe, estimates, gpu_images_per_s, list(dict.fromkeys(notes)), rate_origin)
 

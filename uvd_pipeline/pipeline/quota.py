@@ -31,6 +31,9 @@ class UnitEstimate:
     images: int | None
     predicted_by: str  # "sequencer" (its own predict), "default" (one per record), "unknown"
     quota: int | None = None  # sequences this unit may keep; None: no cap
+    # records a declared curation rate takes out before sequencing (audit/sizes.py); `records` counts them
+    dropped_duplicates: int = 0
+    dropped_filtered: int = 0
 
     @property
     def kept_sequences(self) -> int | None:
