@@ -28,9 +28,10 @@ from uvd_pipeline.pipeline import plan_units  # noqa: E402
 from uvd_pipeline.recipe import parse_recipe  # noqa: E402
 
 
-def signature_pass(images: Path, out: Path, unit_size: int) -> float:
+def signature_pass(images: Path, out: Path, unit_size: int, filters: bool = False) -> float:
+    curation = {"dedup": True, "filters": [{"plugin": "image_stats"}] if filters else []}
     recipe = parse_recipe({
-        "name": "bench", "curation": {"dedup": True},
+        "name": "bench", "curation": curation,
         "sources": [{"name": "img", "plugin": "image_folder", "params": {"path": str(images), "unit_size": unit_size},
                      "category": "unlabelled_images"}],
     })
@@ -49,20 +50,21 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--unit-size", type=int, default=100)
     ap.add_argument("--size", default="640x480")
+    ap.add_argument("--filters", action="store_true", help="with image_stats (decodes at >= 256 px a side)")
     args = ap.parse_args()
     w, h = (int(x) for x in args.size.split("x"))
     with tempfile.TemporaryDirectory() as tmp:
         images = make_images(Path(tmp) / "images", args.images, (w, h))
         build, sign = [], []
         pipeline_path(images, Path(tmp) / "warm-b", args.unit_size)  # imports, page cache
-        signature_pass(images, Path(tmp) / "warm-s", args.unit_size)
+        signature_pass(images, Path(tmp) / "warm-s", args.unit_size, args.filters)
         for r in range(args.rounds):
             build.append(pipeline_path(images, Path(tmp) / f"b{r}", args.unit_size))
-            sign.append(signature_pass(images, Path(tmp) / f"s{r}", args.unit_size))
+            sign.append(signature_pass(images, Path(tmp) / f"s{r}", args.unit_size, args.filters))
     b, s = statistics.median(build), statistics.median(sign)
     print(json.dumps({
         "machine": machine(), "load_average": load_average(), "images": args.images, "size": args.size,
-        "rounds": args.rounds, "build_ms_per_image": round(b / args.images * 1000, 2),
+        "rounds": args.rounds, "filters": ["image_stats"] if args.filters else [], "build_ms_per_image": round(b / args.images * 1000, 2),
         "signature_ms_per_image": round(s / args.images * 1000, 2),
         "ratio_signature_over_build": round(s / b, 3), "build_rounds_s": [round(x, 2) for x in build],
         "signature_rounds_s": [round(x, 2) for x in sign],
