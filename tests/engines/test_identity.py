@@ -182,3 +182,18 @@ def test_ray_records_the_identity_and_refuses_a_changed_inventory(ray_cluster, t
     (images / "003.png").unlink()
     with pytest.raises(RecipeError, match=r"units that read other inputs: 1 \(img-000001\)"):
         _run(_recipe(images), out, engine="ray")
+
+
+def test_device_kind_follows_the_engine_rules(tmp_path):
+    """Where each engine puts the tokenizer decides the recorded device (no GPU needed to say so)."""
+    auto = parse_recipe(_recipe(tmp_path))
+    cuda = parse_recipe(_recipe(tmp_path, device="cuda"))
+    here = "cuda" if torch.cuda.is_available() else "cpu"
+    assert effective_tokenizer(auto, "local")["device"] == here
+    assert effective_tokenizer(cuda, "local") == {"device": "cuda", "dtype": "float32", "tf32": False,
+                                                  "torch": str(torch.__version__)}
+    assert effective_tokenizer(parse_recipe(_recipe(tmp_path, device="cuda", tf32=True)), "local")["tf32"] is True
+    assert effective_tokenizer(parse_recipe(_recipe(tmp_path, tf32=True)), "local")["tf32"] is (here == "cuda")
+    # Beam: the tokenizer_device pipeline option overrides the recipe's device.
+    assert effective_tokenizer(cuda, "beam", pipeline_options=["tokenizer_device=cpu"])["device"] == "cpu"
+    assert effective_tokenizer(auto, "beam", pipeline_options=["--tokenizer_device=cuda"])["device"] == "cuda"
