@@ -197,3 +197,15 @@ def test_device_kind_follows_the_engine_rules(tmp_path):
     # Beam: the tokenizer_device pipeline option overrides the recipe's device.
     assert effective_tokenizer(cuda, "beam", pipeline_options=["tokenizer_device=cpu"])["device"] == "cpu"
     assert effective_tokenizer(auto, "beam", pipeline_options=["--tokenizer_device=cuda"])["device"] == "cuda"
+
+
+def test_an_output_begun_before_inventories_gets_one_and_resumes(tmp_path):
+    images = _folder(tmp_path / "images", 4)
+    out = tmp_path / "out"
+    _run(_recipe(images), out)
+    pinned = (out / INVENTORY_FILE).read_text()
+    _killed_after_first_units(out)
+    (out / INVENTORY_FILE).unlink()  # as an output written before inventory.json existed
+    summary = _run(_recipe(images), out)
+    assert summary.failures == [] and summary.committed == 1 and summary.skipped == 1
+    assert (out / INVENTORY_FILE).read_text() == pinned

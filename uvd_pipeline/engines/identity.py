@@ -49,7 +49,7 @@ def _device_kind(spec: TokenizerSpec, engine: str, address: str | None, workers:
 
         import ray
 
-        _init_ray(address, workers)
+        _init_ray(address, workers, bool(options.get("oversubscribe", False)))  # as run_ray would
         res = ray.cluster_resources()
         return placement(float(res.get("CPU", 1)), int(res.get("GPU", 0)), workers, 2 * workers,
                          tokenizer_device=device).device
