@@ -135,6 +135,17 @@ class PreprocessSpec(_Strict):
     max_image_pixels: int | None = Field(
         default=89_478_485, gt=0, description="PIL's decompression-bomb limit; null lifts it (not advised)"
     )
+    # Input safety (storage/input_files.py). At their defaults they are not written into the
+    # resolved recipe, so recipes that do not set them keep their fingerprint.
+    max_record_bytes: int | None = Field(
+        default=256 * 2**20, gt=0, exclude_if=lambda v: v == 256 * 2**20,
+        description="bytes a record's file or tar member may have; over it: a too_large reject, "
+        "before reading or decompressing it; null lifts the cap (not advised)",
+    )
+    follow_links_outside_input: bool = Field(
+        default=False, exclude_if=lambda v: v is False,
+        description="read files (and enter folders) that symlinks inside an input folder lead to outside it",
+    )
 
 
 class EvalSetSpec(_Strict):

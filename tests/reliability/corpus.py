@@ -15,6 +15,7 @@ run is cheap). Bad recipes (`BAD_RECIPES`) are separate: they must fail before a
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -129,6 +130,18 @@ def _images(base: Path, rng: np.random.Generator) -> list[Kind]:
         (base / name).write_bytes(data)
     # A Latin-1 file name: byte 0xE9 is not UTF-8 (Python lists it as the lone surrogate U+DCE9)
     Path(os.fsdecode(os.fsencode(str(base)) + b"/caf\xe9.png")).write_bytes(_png(Image.new("RGB", (30, 20), RED)))
+    # Special files and links: a FIFO (opening it to read would block for ever), a link leading out
+    # of the folder, a link inside it, a folder link leading out (not entered: no record), and a
+    # sparse file of 3 GiB (over max_record_bytes; no block of it is written)
+    os.mkfifo(base / "fifo.jpg")
+    outside = base.parent / "outside_images"
+    outside.mkdir()
+    (outside / "secret.png").write_bytes(_png(Image.new("RGB", (30, 20), BLUE)))
+    (base / "outside_link.png").symlink_to(outside / "secret.png")
+    (base / "inside_link.png").symlink_to(base / "palette.png")
+    (base / "outside_folder").symlink_to(outside, target_is_directory=True)
+    with open(base / "sparse.png", "wb") as f:
+        f.truncate(3 * 2**30)
     acc = lambda name, check, note: Kind(name.split(".")[0], src, name, "accept", check=check, note=note)  # noqa: E731
     rej = lambda name, reason, note: Kind(name.split(".")[0], src, name, "reject", reason, note=note)  # noqa: E731
     return [
@@ -148,6 +161,10 @@ def _images(base: Path, rng: np.random.Generator) -> list[Kind]:
         rej("nan_float.tif", "non_finite_pixels", "32-bit float TIFF with a NaN pixel (was read as black)"),
         Kind("non_utf8_file_name", src, "caf\\udce9.png", "accept", check=Check((20, 30), (10, 15), RED, tol=2),
              note="file name with the byte 0xE9 (Latin-1): recorded escaped, FORMAT.md"),
+        rej("fifo.jpg", "not_a_regular_file", "a FIFO named .jpg (before: the run hung)"),
+        rej("outside_link.png", "link_outside_input", "symlink to a file outside the folder (before: read)"),
+        acc("inside_link.png", Check((20, 30), (10, 15), BLUE, tol=8), "symlink to palette.png, inside the folder"),
+        rej("sparse.png", "too_large", "sparse 3 GiB file, over max_record_bytes (16 MiB here): refused by its size"),
         acc("multipage.tif", Check((20, 30), (10, 15), RED, tol=2), "2-page TIFF: the first page (30x20 red), as PIL opens it"),
     ]
 
@@ -172,12 +189,20 @@ def _webdataset(base: Path, rng: np.random.Generator) -> list[Kind]:
         _tar_member(tar, "k1.jpg", b"\xff\xd8\xff\xe0 not really a jpeg")
         _tar_member(tar, "k2.json", b'{"caption": "no image in this sample"}')
         _tar_member(tar, "k5\udcff.jpg", jpeg)  # the byte 0xFF in a member name (tarfile: surrogateescape)
+        _tar_member(tar, "dev.jpg", kind=tarfile.CHRTYPE)
+        _tar_member(tar, "fifo.jpg", kind=tarfile.FIFOTYPE)
     good = io.BytesIO()
     with tarfile.open(fileobj=good, mode="w") as tar:
         _tar_member(tar, "k3.jpg", jpeg)
         _tar_member(tar, "k4.jpg", _jpeg(picture(rng, 40, 40)))
     second_data = 512 + -(-len(jpeg) // 512) * 512 + 512  # header, padded data, next header
     (base / "00001.tar").write_bytes(good.getvalue()[: second_data + 100])  # cut inside the second member's data
+    big = io.BytesIO()
+    with tarfile.open(fileobj=big, mode="w") as tar:
+        _tar_member(tar, "big.jpg", bytes(20 * 2**20))  # 20 MiB of zeros: over max_record_bytes (16 MiB here)
+        _tar_member(tar, "k6.jpg", jpeg)
+    (base / "00002.tar").write_bytes(gzip.compress(big.getvalue(), 6))  # gzip-compressed, named .tar: 20 kB
+    os.mkfifo(base / "00003.tar")
     return [
         Kind("tar_control", src, "00000.tar/k0", "accept", note="control"),
         Kind("tar_path_escape", src, "00000.tar/../../escape.jpg", "reject", "unsafe_member_path",
@@ -190,6 +215,12 @@ def _webdataset(base: Path, rng: np.random.Generator) -> list[Kind]:
         Kind("tar_sample_without_image", src, "00000.tar/k2", "reject", "no_image", note="json only"),
         Kind("tar_non_utf8_member_name", src, "00000.tar/k5\\udcff", "accept",
              note="member name with the byte 0xFF: recorded escaped"),
+        Kind("tar_char_device", src, "00000.tar/dev.jpg", "reject", "special_member", note="character device member"),
+        Kind("tar_fifo_member", src, "00000.tar/fifo.jpg", "reject", "special_member", note="FIFO member"),
+        Kind("tar_member_over_cap", src, "00002.tar/big", "reject", "too_large",
+             note="gzip tar of 20 kB whose member expands to 20 MiB, over max_record_bytes (16 MiB here): not inflated into memory"),
+        Kind("tar_after_big_member", src, "00002.tar/k6", "accept", note="the member after it is read"),
+        Kind("tar_fifo", src, "00003.tar", "reject", "not_a_regular_file", note="a FIFO named .tar"),
         Kind("tar_truncated_good_member", src, "00001.tar/k3", "accept", note="members before the cut are read"),
         Kind("tar_truncated", src, "00001.tar", "reject", "corrupt_tar", note="tar cut inside a member"),
     ]
@@ -286,6 +317,7 @@ def make_corpus(root: Path, seed: int = 0) -> tuple[list[Kind], dict[str, Any]]:
         "name": "bad_input_corpus",
         "seed": 0,
         "tokenizer": {"preset": "tiny", "batch_size": 16},
+        "preprocess": {"max_record_bytes": 16 * 2**20},
         "sources": [
             {"name": "images", "plugin": "image_folder", "params": {"path": str(root / "images"), "unit_size": 5},
              "category": "unlabelled_images"},

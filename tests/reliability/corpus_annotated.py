@@ -33,6 +33,8 @@ def make_coco(base: Path, rng: np.random.Generator) -> list[Kind]:
     picture(rng, 80, 60).save(os.fsdecode(os.fsencode(str(base / "images")) + b"/caf\xe9.jpg"), quality=90)
     images.append({"id": 7, "file_name": "caf\udce9.jpg", "width": 80, "height": 60})
     images.append({"id": 8, "file_name": "\ud800.jpg", "width": 80, "height": 60})
+    (base / "images" / "link_out.jpg").symlink_to(base / "secret.jpg")  # a link in the folder, leading out
+    images.append({"id": 9, "file_name": "link_out.jpg", "width": 80, "height": 60})
     kp_out = [0.0] * 51
     kp_out[0:3] = [40.0, 30.0, 2]
     kp_out[27:30] = [500.0, 30.0, 2]  # keypoint 9 far right of the 80-pixel image
@@ -79,6 +81,8 @@ def make_coco(base: Path, rng: np.random.Generator) -> list[Kind]:
              note="file_name \\udce9 in the JSON: the file named with byte 0xE9 is read, the record escaped"),
         Kind("coco_file_name_lone_surrogate", src, "\\ud800.jpg", "reject", "unreadable_file",
              note="file_name \\ud800 in the JSON: no file can have that name; rejected alone"),
+        Kind("coco_file_name_link_out", src, "link_out.jpg", "reject", "link_outside_input",
+             note="file_name names a symlink in the images folder that leads out of it (before: read)"),
         Kind("coco_image_file_missing", src, "not_on_disk.jpg", "reject", "unreadable_file", note="listed image, no file"),
         Kind("coco_keypoints_outside", src, "annotation/12", "reject", "keypoint_outside_image", note="visible keypoint at x=500"),
         Kind("coco_negative_box", src, "annotation/13", "reject", "bad_bbox", note="bbox width -10"),

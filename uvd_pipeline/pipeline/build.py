@@ -17,7 +17,7 @@ from .drops import unit_drops
 from .quota import QUOTA_KEY
 from ..recipe import Recipe, SourceSpec
 from ..stages import Renderer, Sequencer, Source, Transform
-from ..storage import escape_name, escape_strings, escape_text
+from ..storage import escape_name, escape_strings, escape_text, set_input_policy
 from ..types import Image, Item, Reject, VisualSequence, WorkUnit
 
 
@@ -63,7 +63,9 @@ class UnitBuilder:
 
     def __init__(self, recipe: Recipe | dict[str, Any]) -> None:
         self.recipe = recipe if isinstance(recipe, Recipe) else Recipe.model_validate(recipe)
-        set_pixel_limit(self.recipe.preprocess.max_image_pixels)
+        pre = self.recipe.preprocess
+        set_pixel_limit(pre.max_image_pixels)
+        set_input_policy(pre.max_record_bytes, pre.follow_links_outside_input)
         self._stages: dict[str, _SourceStages] = {}
 
     def stages(self, source: str) -> _SourceStages:

@@ -6,6 +6,7 @@ from .. import registry
 from ..errors import RecipeError, UvdError
 from .quota import apply_quotas
 from ..recipe import Recipe
+from ..storage import set_input_policy
 from ..types import WorkUnit
 
 
@@ -16,6 +17,7 @@ def unit_id(source: str, index: int) -> str:
 def plan_units(recipe: Recipe, with_quotas: bool = True) -> list[WorkUnit]:
     """Every source's units in recipe order; capped sources' units carry their quota (pipeline/quota.py)."""
     units: list[WorkUnit] = []
+    set_input_policy(recipe.preprocess.max_record_bytes, recipe.preprocess.follow_links_outside_input)
     for n, spec in enumerate(recipe.sources):
         source = registry.create_source(spec.plugin, spec.params, recipe.seed)
         try:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import BadInput
 from ..images import decode_image
 from ..stages import Renderer
-from ..storage import read_bytes
+from ..storage import read_record_bytes
 from ..types import Item
 from .palette import ids_to_colours
 
@@ -32,7 +32,9 @@ from .palette import ids_to_colours
 def load_map(url: str) -> np.ndarray:
     """A map file as a numpy array (H x W or H x W x C), dtype as stored."""
     try:
-        data = read_bytes(url)
+        data = read_record_bytes(url)
+    except BadInput as exc:  # a special file, or over max_record_bytes
+        raise BadInput(exc.reason, exc.detail) from None
     except OSError as exc:
         raise BadInput("unreadable_map", f"{url}: {exc}") from None
     if url.lower().endswith(".npy"):

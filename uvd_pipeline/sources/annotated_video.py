@@ -36,7 +36,7 @@ from pydantic import Field
 from ..ids import hash_hex, rng_for
 from ..images import IMAGE_EXTENSIONS
 from ..stages import Source
-from ..storage import filesystem, full_path, in_units, join, list_files, read_bytes
+from ..storage import filesystem, full_path, in_units, join, list_files, read_record_bytes
 from ..types import Item, Reject, WorkUnit
 from .frame_folder import video_folders
 from .image_folder import read_image_file
@@ -117,7 +117,7 @@ def _read_frames(
     for position in clip.indices:
         name = names[position]
         meta = {**clip_meta(record, video_id, clip, position, name, len(names)), **extra[position]}
-        got = read_image_file(join(root, posixpath.join(record, name)), record, meta)
+        got = read_image_file(join(root, posixpath.join(record, name)), record, meta, root=root)
         if isinstance(got, Reject):
             return Reject(record, got.reason, f"frame {name}: {got.detail}")
         items.append(got)
@@ -218,7 +218,7 @@ def load_jhmdb_joints(url: str) -> np.ndarray:
     import sys
 
     _scipy_loadmat()  # the install hint, here rather than in the child
-    proc = subprocess.run([sys.executable, "-c", _MAT_CHILD], input=read_bytes(url), capture_output=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-c", _MAT_CHILD], input=read_record_bytes(url), capture_output=True, timeout=300)
     if proc.returncode == 3:
         raise ValueError(f"no pos_img variable (has {proc.stderr.decode(errors='replace')})")
     if proc.returncode != 0:

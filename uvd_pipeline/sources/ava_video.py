@@ -24,7 +24,8 @@ from typing import Any
 
 from pydantic import Field
 
-from ..storage import full_path, in_units, join, list_files, read_bytes
+from ..errors import BadInput
+from ..storage import check_input, full_path, in_units, join, list_files, read_bytes
 from ..types import Image, Item, Reject, WorkUnit
 from .annotated_video import AnnotatedClipParams, _AnnotatedVideoSource, clip_meta
 from .video import VIDEO_EXTENSIONS, _cv2, decode_frames, file_id, frame_id, local_copy
@@ -108,7 +109,15 @@ class AvaVideoSource(_AnnotatedVideoSource):
                     v["video"], "missing_video", f"{v['video']}: no video file named so under {unit.payload['root']}"
                 )
                 continue
-            yield from self.read_video(join(unit.payload["root"], v["file"]), v, unit.source)
+            url = join(unit.payload["root"], v["file"])
+            try:  # a FIFO named .mp4 would block FFmpeg; a link may lead outside the folder
+                check_input(url, unit.payload["root"])
+            except BadInput as exc:
+                yield Reject(v["video"], exc.reason, exc.detail)
+                continue
+            except (OSError, ValueError):
+                pass  # read_video says it in its terms
+            yield from self.read_video(url, v, unit.source)
 
     def read_video(self, url: str, v: dict[str, Any], source: str) -> Iterator[Item | Reject]:
         cv2 = _cv2()

@@ -238,7 +238,7 @@ def _load_image(root: str, img: dict, record: str) -> Item | Reject:
     name = img["file_name"]
     if name.startswith("/") or "://" in name or ".." in name.replace("\\", "/").split("/"):
         return Reject(record, "unsafe_path", f"file_name {name!r} points outside the images folder")
-    got = read_image_file(join(root, name), record=record)
+    got = read_image_file(join(root, name), record=record, root=root)
     if isinstance(got, Reject):
         return got
     ph, pw = got.image.pixels.shape[:2]

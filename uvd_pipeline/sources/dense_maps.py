@@ -84,4 +84,4 @@ class DenseMapsSource(Source):
             if missing and (self.params.require_all or not maps):
                 yield Reject(rel, "missing_map", f"no {missing} map file named like {_stem(rel)}")
                 continue
-            yield read_image_file(join(pay["root"], rel), record=rel, meta={"maps": maps})
+            yield read_image_file(join(pay["root"], rel), record=rel, meta={"maps": maps}, root=pay["root"])

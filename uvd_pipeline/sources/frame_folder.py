@@ -93,7 +93,7 @@ class FrameFolderSource(Source):
             }
             if clip.stride_drawn:
                 meta["stride_drawn"] = clip.stride_drawn
-            got = read_image_file(join(root, posixpath.join(folder, name) if folder != "." else name), folder, meta)
+            got = read_image_file(join(root, posixpath.join(folder, name) if folder != "." else name), folder, meta, root=root)
             if isinstance(got, Reject):
                 yield Reject(folder, got.reason, f"frame {name}: {got.detail}")
                 return

@@ -11,7 +11,7 @@ from ..errors import BadInput
 from ..ids import bytes_id
 from ..images import IMAGE_EXTENSIONS, decode_image, to_rgb_array
 from ..stages import Source
-from ..storage import in_units, join, list_folder, read_bytes
+from ..storage import check_input, in_units, join, list_folder, read_record_bytes
 from ..types import Image, Item, Reject, WorkUnit
 
 
@@ -42,7 +42,15 @@ class FileFolderSource(Source):
     def read(self, unit: WorkUnit) -> Iterator[Item | Reject]:
         root = unit.payload["root"]
         for rel in unit.payload[self.files_key]:
-            yield from self.read_file(join(root, rel), rel, unit.source)
+            url = join(root, rel)
+            try:  # a FIFO, device or link leaving the folder is refused before any reader opens it
+                check_input(url, root)
+            except BadInput as exc:
+                yield Reject(rel, exc.reason, exc.detail)
+                continue
+            except (OSError, ValueError):
+                pass  # missing or unnamable: the reader says so in its own terms
+            yield from self.read_file(url, rel, unit.source)
 
     def read_file(self, url: str, record: str, source: str) -> Iterator[Item | Reject]:
         """The items, or rejects, of one file; `record` is its path relative to the folder."""
@@ -56,10 +64,13 @@ class ImageFolderSource(FileFolderSource):
         yield read_image_file(url, record=record)
 
 
-def read_image_file(url: str, record: str, meta: dict[str, Any] | None = None) -> Item | Reject:
-    """One image file as an Item (id = hash of its bytes), or a Reject naming the reason."""
+def read_image_file(url: str, record: str, meta: dict[str, Any] | None = None, root: str | None = None) -> Item | Reject:
+    """One image file as an Item (id = hash of its bytes), or a Reject naming the reason: a special
+    file, a link leaving `root` (when given) or a file over max_record_bytes too (storage.read_record_bytes)."""
     try:
-        data = read_bytes(url)
+        data = read_record_bytes(url, root)
+    except BadInput as exc:
+        return Reject(record, exc.reason, exc.detail)
     except (OSError, ValueError) as exc:  # ValueError: a path no filesystem takes (NUL byte)
         return Reject(record, "unreadable_file", f"{url}: {exc}")
     try:

@@ -57,4 +57,4 @@ class ImageNetSource(Source):
         for cls in unit.payload["classes"]:
             for rel in cls["files"]:
                 meta = {"class": cls["name"], "class_index": cls["index"], "file": posixpath.basename(rel)}
-                yield read_image_file(join(root, rel), record=rel, meta=meta)
+                yield read_image_file(join(root, rel), record=rel, meta=meta, root=root)

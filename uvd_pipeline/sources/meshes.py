@@ -177,7 +177,8 @@ def read_mesh_file(maker: OrbitMaker, url: str, record: str, object_id: str, sou
     (buffers, textures, .mtl) next to them; remote ones are read as single files."""
     import trimesh
 
-    from ..storage import filesystem
+    from ..errors import BadInput
+    from ..storage import filesystem, open_input
 
     file_type = posixpath.splitext(url)[1].lower().lstrip(".")
     fs, inner = filesystem(url)
@@ -188,8 +189,11 @@ def read_mesh_file(maker: OrbitMaker, url: str, record: str, object_id: str, sou
                 record, "file_too_large", f"{url}: {size} bytes over max_file_bytes={maker.params.max_file_bytes}"
             )
             return
-        with fs.open(inner, "rb") as f:
+        with open_input(url) as f:  # regular files only (a FIFO would block)
             data = f.read()
+    except BadInput as exc:
+        yield Reject(record, exc.reason, exc.detail)
+        return
     except OSError as exc:
         yield Reject(record, "unreadable_file", f"{url}: {exc}")
         return

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import posixpath
 from collections.abc import Iterable
 from typing import Any
 
-import fsspec
 from fsspec.core import url_to_fs
+
+from .input_files import follows_links_outside_input, inside
+
+log = logging.getLogger(__name__)
 
 
 def filesystem(path: str) -> tuple[Any, str]:
@@ -31,7 +36,10 @@ def list_files(root: str, extensions: tuple[str, ...], recursive: bool = True) -
     fs, inner = filesystem(root)
     if not fs.isdir(inner):
         raise FileNotFoundError(f"{root}: no such directory")
-    found = fs.find(inner) if recursive else [p for p in fs.ls(inner, detail=False) if fs.isfile(p)]
+    if _is_local(fs):
+        found = _local_walk(inner, recursive)
+    else:
+        found = fs.find(inner) if recursive else [p for p in fs.ls(inner, detail=False) if fs.isfile(p)]
     base = inner.rstrip("/")
     rel = []
     for p in found:
@@ -56,19 +64,46 @@ def in_units(entries: list[Any], unit_size: int) -> list[list[Any]]:
 
 
 def _local_rel(p: str, base: str) -> str:
-    import os
-
     return os.path.relpath(p, base).replace(os.sep, "/")
 
 
-def read_bytes(url: str) -> bytes:
-    with fsspec.open(url, "rb") as f:
-        return f.read()
+def _local_walk(base: str, recursive: bool) -> list[str]:
+    """Every entry under a local folder that is not a folder: regular files, and also links to files,
+    FIFOs, devices and sockets, which reading refuses with a reason (input_files.py) so that they
+    are records with a reject row rather than a hang or a silent gap. A linked folder is entered
+    when its real location stays inside `base` (or the recipe allows leaving it) and is not one of
+    the folders it is in (a link loop); one leading outside is not entered, with a warning."""
+    real_base = os.path.realpath(base)
+    found: list[str] = []
+
+    def walk(folder: str, chain: tuple[str, ...]) -> None:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir(follow_symlinks=True)
+            except OSError:
+                is_dir = False
+            if not is_dir:
+                found.append(entry.path)
+                continue
+            if not recursive:
+                continue
+            real = os.path.realpath(entry.path)
+            if entry.is_symlink() and not inside(real, real_base) and not follows_links_outside_input():
+                log.warning("%s: a link to %s, outside the input folder %s: not entered "
+                            "(preprocess.follow_links_outside_input: true enters it)", entry.path, real, real_base)
+                continue
+            if real in chain:
+                log.warning("%s: a link to %s, a folder it is in: not entered again", entry.path, real)
+                continue
+            walk(entry.path, (*chain, real))
+
+    walk(base, (real_base,))
+    return found
 
 
 def join(root: str, rel: str) -> str:
     if "://" in root:
         return root.rstrip("/") + "/" + rel
-    import os
-
     return os.path.join(root, rel)
