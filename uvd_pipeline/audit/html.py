@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..manifests.reader import Dataset
-from .report import GROUPS, AuditReport, fmt_int, fmt_share
+from .report import GROUPS, AuditReport, fmt_int, fmt_share, near_leak_line
 
 TILE = 96  # pixels per image in the page's contact sheets
 MAX_SHEETS_PER_TASK = 4
@@ -40,6 +40,14 @@ window.addEventListener("load", function () {
   document.body.setAttribute("data-images-broken", String(imgs.length - ok));
 });
 """
+
+
+def _rich_to_html(text: str) -> str:
+    """A console line with [red]/[green]/[yellow] markup as escaped HTML."""
+    out = html.escape(text)
+    for tag, cls in (("red", "out"), ("green", "ok"), ("yellow", "note-inline")):
+        out = out.replace(f"[{tag}]", f'<span class="{cls}">')
+    return out.replace("[/]", "</span>")
 
 
 def _b64(data: bytes, mime: str) -> str:
@@ -203,6 +211,8 @@ def render_html(report: AuditReport, ds: Dataset, tokenizer: Any = None) -> str:
                     f'train sequences, e.g. <code>{html.escape(report.leaked_images[0])}</code>.</p>')
     elif n_test:
         body.append(f'<p>Held-out split: {n_test:,} test sequences, <span class="ok">no image id shared with train</span>.</p>')
+    if n_test and report.near_leaks is not None:
+        body.append(f"<p>{_rich_to_html(near_leak_line(report.near_leaks))}</p>")
     body.append('<h2>Plots</h2><div class="plots">')
     for name, png in make_plots(report):
         body.append(f'<img alt="{html.escape(name)}" class="plot" src="{_b64(png, "image/png")}">')

@@ -54,6 +54,7 @@ class AuditReport:
     notes: list[str] = field(default_factory=list)
     psnr: dict[str, dict[str, float]] = field(default_factory=dict)
     leaked_images: list[str] = field(default_factory=list)  # image ids in both a test and a train sequence
+    near_leaks: Any = None  # audit/leaks.py SplitLeaks: test records near-duplicating training records
 
     @property
     def out_of_tolerance(self) -> list[AuditRow]:
@@ -79,6 +80,7 @@ class AuditReport:
             "out_of_tolerance": [r.key for r in self.out_of_tolerance],
             "leaked_images": len(self.leaked_images),
             "leaked_image_examples": self.leaked_images[:10],
+            "split_near_duplicates": self.near_leaks.to_dict() if self.near_leaks is not None else None,
             "psnr": self.psnr,
             "notes": self.notes,
         }
@@ -115,6 +117,10 @@ def build_report(
 
     counts, lengths, reject_rows, test_ids = _tally(ds)
     leaked = split_leaks(ds, test_ids)
+    from ..recipe import DEFAULT_DEDUP_THRESHOLD
+    from .leaks import split_leaks_by_signature
+
+    near = split_leaks_by_signature(ds, int((recipe.get("curation") or {}).get("threshold", DEFAULT_DEDUP_THRESHOLD)))
     groups: dict[str, dict[str, AuditRow]] = {g: {} for g in GROUPS}
     if shares:
         for cat in shares:
@@ -152,6 +158,7 @@ def build_report(
         tolerance=tol,
         random_weights=bool(summary.get("tokenizer", {}).get("random_weights", False)),
         leaked_images=leaked,
+        near_leaks=near,
     )
     if summary and not summary.get("complete", True):
         t = summary.get("totals", {})
@@ -235,6 +242,20 @@ def _add(row: AuditRow, c: dict[str, Any], effective: int) -> None:
         row.test_sequences += int(c["n_images_count"])
 
 
+def near_leak_line(n: Any) -> str:
+    """One line on the signature join of the test split against the training split (rich markup)."""
+    if not n.available:
+        return f"[yellow]near-duplicates test/train:[/] not checked: {n.note}"
+    if not n.leaking_test_records:
+        return (f"[green]near-duplicates test/train:[/] none of {n.test_records:,} test records is within "
+                f"{n.threshold} bits of a training record" + (f" ({n.note})" if n.note else ""))
+    e = n.examples[0]
+    return (f"[red]near-duplicates test/train:[/] {n.leaking_test_records:,} of {n.test_records:,} test records "
+            f"({n.exact_test_records:,} the same image) are within {n.threshold} bits of {n.train_records_matched:,} "
+            f"training records, e.g. {e['test_source']}/{e['test_record']} ~ {e['train_source']}/{e['train_record']} "
+            f"(distance {e['distance']})")
+
+
 def within_tolerance(share: float, target: float, tolerance: float) -> bool:
     """|share - target| <= tolerance x target; a zero target allows no share at all."""
     if target == 0:
@@ -272,6 +293,8 @@ def render_report(report: AuditReport, console: Any) -> None:
                       f"sequences, e.g. {', '.join(report.leaked_images[:3])}", highlight=False)
     elif n_test:
         console.print(f"[green]held-out split:[/] {n_test:,} test sequences share no image id with train ones")
+    if n_test and report.near_leaks is not None:
+        console.print(near_leak_line(report.near_leaks), highlight=False)
     table = Table(title="rejects")
     for col in ("source", "reason", "records"):
         table.add_column(col, justify="right" if col == "records" else "left")

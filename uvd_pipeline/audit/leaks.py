@@ -1,0 +1,223 @@
+"""Near-duplicates between the built test split and the training split, across sources, as a join
+over the committed curation signatures (docs/CURATION.md, "Audit"): no image is read again.
+
+A test record leaks when one of its signature rows and a signature row of a training record have
+the same image id or 64-bit perceptual hashes at most `threshold` bits apart (the recipe's
+curation threshold). Rows are images: a video's first, middle and last frames each count, so one
+matching frame is enough (stricter than the cluster pass, which compares whole records).
+
+Memory: the test side is held in chunks of about `chunk_rows` signature rows (whole units), each
+indexed by the pigeonhole band tables of curation/bands.py (complete recall for distances up to
+the threshold); the training side streams unit by unit past each chunk, and candidate pairs are
+expanded in blocks of at most `max_pairs`. One chunk is the usual case (a test split is small);
+each further chunk costs one more pass over the training units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..curation.bands import BandLayout, choose_m, popcount
+from ..curation.ledger import LEDGER_DIR, read_checked, read_entry
+from ..manifests.reader import Dataset
+
+CHUNK_ROWS = 250_000
+MAX_PAIRS = 2_000_000
+EXAMPLES = 10
+HOW_TO_GET = ("build with a `curation:` block (docs/CURATION.md; e.g. `curation: {dedup: true}`): "
+              "its signature pass stores a perceptual hash of every record outside skip_sources")
+
+
+@dataclass
+class SplitLeaks:
+    available: bool
+    threshold: int | None = None
+    test_records: int = 0  # records of test sequences that have signatures
+    leaking_test_records: int = 0  # ... with a near-duplicate (or the same image) among training records
+    exact_test_records: int = 0  # ... of which at least one image has the same image id
+    train_records_matched: int = 0  # training records matching a test record (summed over chunks)
+    chunks: int = 0
+    units_without_signatures: int = 0
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Side:
+    """Signature rows of one unit's records in one split."""
+
+    unit: int  # ordinal of the unit in ledger order
+    source: str
+    unit_id: str
+    records: np.ndarray  # object array of record names
+    image_ids: np.ndarray
+    phash: np.ndarray  # uint64
+
+
+def split_leaks_by_signature(ds: Dataset, threshold: int, chunk_rows: int = CHUNK_ROWS, max_pairs: int = MAX_PAIRS,
+                             examples: int = EXAMPLES) -> SplitLeaks:
+    if not ds.store.exists(LEDGER_DIR) or not ds.store.list(LEDGER_DIR, ".json"):
+        return SplitLeaks(False, threshold, note=f"no curation signatures in this output: {HOW_TO_GET}")
+    out = SplitLeaks(True, threshold)
+    missing: set[str] = set()
+    for chunk in _test_chunks(ds, chunk_rows, missing):
+        out.chunks += 1
+        _join_chunk(ds, chunk, threshold, max_pairs, out, examples)
+    out.units_without_signatures = len(missing)
+    if not out.chunks:
+        out.note = "no test sequence has signatures (no test split, or its sources are in skip_sources)"
+    elif missing:
+        out.note = f"{len(missing)} units have no signatures (skip_sources): their records are not compared"
+    return out
+
+
+def _sides(ds: Dataset, missing: set[str] | None = None) -> Iterator[tuple[_Side | None, _Side | None]]:
+    """(test side, train side) of every committed unit with signatures, in ledger order."""
+    for n, (entry, manifest) in enumerate(zip(ds.ledger, ds.iter_tables("manifest"))):
+        sig_entry = read_entry(ds.store, entry["unit"])
+        if sig_entry is None or sig_entry.get("role") != "train":
+            if missing is not None and manifest.num_rows:
+                missing.add(entry["unit"])
+            continue
+        if not manifest.num_rows:
+            continue
+        sig = read_checked(ds.store, sig_entry["file"]).select(["record", "image_id", "phash"])
+        lists = manifest["records"].combine_chunks()
+        flat = pc.list_flatten(lists)
+        split = pc.take(manifest["split"].combine_chunks(), pc.list_parent_indices(lists))
+        yield tuple(_side(n, entry, sig, pc.unique(pc.filter(flat, pc.equal(split, s)))) for s in ("test", "train"))  # type: ignore[misc]
+
+
+def _side(n: int, entry: dict[str, Any], sig: pa.Table, records: pa.Array) -> _Side | None:
+    if not len(records):
+        return None
+    rows = sig.filter(pc.is_in(sig["record"], value_set=records))
+    if not rows.num_rows:
+        return None
+    return _Side(n, entry["source"], entry["unit"], np.asarray(rows["record"].to_pylist(), dtype=object),
+                 np.asarray(rows["image_id"].to_pylist(), dtype=object), rows["phash"].to_numpy().astype(np.uint64))
+
+
+def _test_chunks(ds: Dataset, chunk_rows: int, missing: set[str]) -> Iterator[list[_Side]]:
+    chunk: list[_Side] = []
+    rows = 0
+    for test, _ in _sides(ds, missing):
+        if test is None:
+            continue
+        chunk.append(test)
+        rows += len(test.phash)
+        if rows >= chunk_rows:
+            yield chunk
+            chunk, rows = [], 0
+    if chunk:
+        yield chunk
+
+
+class _Index:
+    """A test chunk: its rows, and per band table the rows sorted by key."""
+
+    def __init__(self, sides: list[_Side], threshold: int) -> None:
+        self.sides = sides
+        self.phash = np.concatenate([s.phash for s in sides])
+        self.image_ids = np.concatenate([s.image_ids for s in sides])
+        self.side_of = np.repeat(np.arange(len(sides)), [len(s.phash) for s in sides])
+        self.record_key = np.concatenate([[f"{s.unit_id}\0{r}" for r in s.records] for s in sides])
+        self.layout = BandLayout(threshold, choose_m(len(self.phash), threshold))
+        self.tables = []
+        for t in range(len(self.layout.tables)):
+            keys = self.layout.keys(self.layout.permuted(self.phash, t), t)
+            order = np.argsort(keys, kind="stable")
+            self.tables.append((keys[order], order))
+        ids = pa.array(self.image_ids.tolist(), pa.string())
+        self.unique_ids = pc.unique(ids)
+        groups = pc.index_in(ids, value_set=self.unique_ids).to_numpy()
+        order = np.argsort(groups, kind="stable")
+        self.id_table = (groups[order].astype(np.int64), order)
+        n = len(self.phash)
+        self.best = np.full(n, 255, np.int16)  # per test row: (distance, train unit, train row) of its closest twin
+        self.best_unit = np.full(n, np.iinfo(np.int64).max, np.int64)
+        self.best_row = np.zeros(n, np.int64)
+        self.best_name: dict[int, tuple[str, str, str]] = {}  # test row -> (source, unit, record) of that twin
+        self.exact = np.zeros(n, bool)  # test rows with a training row of the same image id
+
+
+def _ranges(sorted_keys: np.ndarray, probe: np.ndarray, max_pairs: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(test positions in the sorted order, probe rows) of every pair with equal keys, in blocks
+    of at most about max_pairs pairs."""
+    lo = np.searchsorted(sorted_keys, probe, "left")
+    hi = np.searchsorted(sorted_keys, probe, "right")
+    counts = hi - lo
+    rows = np.flatnonzero(counts)
+    start = 0
+    while start < len(rows):
+        cum = np.cumsum(counts[rows[start:]])
+        stop = start + max(1, int(np.searchsorted(cum, max_pairs, "right")))
+        block = rows[start:stop]
+        n = counts[block]
+        probe_rows = np.repeat(block, n)
+        offsets = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+        yield np.repeat(lo[block], n) + offsets, probe_rows
+        start = stop
+
+
+def _join_chunk(ds: Dataset, sides: list[_Side], threshold: int, max_pairs: int, out: SplitLeaks, examples: int) -> None:
+    idx = _Index(sides, threshold)
+    for _, train in _sides(ds):
+        if train is None:
+            continue
+        matched = np.zeros(len(train.phash), bool)
+        candidates = []
+        for t, (keys, order) in enumerate(idx.tables):
+            probe = idx.layout.keys(idx.layout.permuted(train.phash, t), t)
+            candidates.append((probe, keys, order))
+        ids = pc.index_in(pa.array(train.image_ids.tolist(), pa.string()), value_set=idx.unique_ids)
+        candidates.append((ids.fill_null(-1).to_numpy().astype(np.int64), *idx.id_table))
+        for probe, keys, order in candidates:
+            for pos, j in _ranges(keys, probe, max_pairs):
+                i = order[pos]
+                dist = popcount(idx.phash[i] ^ train.phash[j]).astype(np.int16)
+                exact = idx.image_ids[i] == train.image_ids[j]
+                ok = (dist <= threshold) | exact
+                idx.exact[i[exact]] = True
+                i, j, dist = i[ok], j[ok], np.where(exact[ok], 0, dist[ok])
+                matched[j] = True
+                _keep_best(idx, train, i, j, dist)
+        if matched.any():
+            out.train_records_matched += len(set(train.records[matched]))
+    hit = idx.best <= threshold
+    records = idx.record_key
+    out.test_records += len(set(records))
+    leaking = sorted(set(records[hit]))
+    out.leaking_test_records += len(leaking)
+    out.exact_test_records += len(set(records[idx.exact]))
+    for key in leaking[: max(0, examples - len(out.examples))]:
+        rows = np.flatnonzero(hit & (records == key))
+        r = int(rows[np.lexsort((idx.best_row[rows], idx.best_unit[rows], idx.best[rows]))[0]])
+        side = sides[idx.side_of[r]]
+        src, unit, rec = idx.best_name[r]
+        out.examples.append({"test_source": side.source, "test_unit": side.unit_id, "test_record": key.split("\0", 1)[1],
+                             "train_source": src, "train_unit": unit, "train_record": rec, "distance": int(idx.best[r]),
+                             "same_image": bool(idx.exact[rows].any())})
+
+
+def _keep_best(idx: _Index, train: _Side, i: np.ndarray, j: np.ndarray, dist: np.ndarray) -> None:
+    """Keep, per test row, its closest training row: smallest (distance, unit, row), so the choice
+    does not depend on the order the pairs are found in."""
+    if not len(i):
+        return
+    order = np.lexsort((j, dist, i))
+    i, j, dist = i[order], j[order], dist[order]
+    first = np.r_[True, i[1:] != i[:-1]]
+    for a, b, d in zip(i[first], j[first], dist[first]):
+        if (d, train.unit, b) < (idx.best[a], idx.best_unit[a], idx.best_row[a]):
+            idx.best[a], idx.best_unit[a], idx.best_row[a] = d, train.unit, b
+            idx.best_name[int(a)] = (train.source, train.unit_id, str(train.records[b]))
