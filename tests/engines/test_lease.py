@@ -75,6 +75,13 @@ def test_stale_lease_rules(tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     assert "is gone" in me.stale_reason({**here, "owner": "x", "pid": dead.pid, "heartbeat": time.time()})
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])  # exited, not yet reaped (as a killed run's parent may leave it)
+    deadline = time.time() + 30
+    while "Z" not in open(f"/proc/{zombie.pid}/stat").read().rsplit(")", 1)[1].split()[0]:
+        assert time.time() < deadline
+        time.sleep(0.05)
+    assert "is gone" in me.stale_reason({**here, "owner": "x", "pid": zombie.pid, "heartbeat": time.time()})
+    zombie.wait()
     # alive on this host: never stale, however old its heartbeat (it may be stopped, or busy)
     assert me.stale_reason({**here, "owner": "x", "pid": os.getppid(), "heartbeat": 0}) is None
     # a reused pid: the same number, started at another time

@@ -65,6 +65,14 @@ def _start_time(pid: int) -> str:
         return ""
 
 
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")  # dead, not yet reaped by its parent
+    except (OSError, IndexError):
+        return False
+
+
 def _alive(pid: int, started: str) -> bool:
     try:
         os.kill(pid, 0)
@@ -72,6 +80,8 @@ def _alive(pid: int, started: str) -> bool:
         return False
     except PermissionError:  # someone else's process: it exists
         pass
+    if _zombie(pid):
+        return False
     now = _start_time(pid)
     return not (started and now and now != started)
 
