@@ -2,7 +2,10 @@
 
 - colorization: gray = RGB . (0.2989, 0.5870, 0.1140), rounded, copied to 3 channels (the LVM rule);
 - inpainting: black boxes as in the LVM code: with probability 0.3 one square of side drawn in
-  [0.1, 0.5) x 256 at a random place, otherwise the image's 32x32 patches masked at a random ratio;
+  [0.1, 0.5) x 256 at a random place; otherwise a ratio r ~ U(0, 1) is drawn and each 32x32 patch
+  is kept with probability r (blacked out with probability 1 - r), so the blacked-out fraction
+  spans 0..100 % (`patch_rule: lvm`, the default). `patch_rule: capped` is this project's earlier
+  rule: exactly round(U(mask_ratio) x 64) patches (at least one), mask_ratio (0.1, 0.5) by default;
 - denoise: additive Gaussian noise, sigma drawn per image;
 - low_light: darkening gamma (out = in^gamma, gamma > 1) and a brightness scale, then Gaussian noise.
 
@@ -12,12 +15,15 @@ Every random choice comes from the generator the pipeline passes, which is seede
 from __future__ import annotations
 
 import numpy as np
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..stages import Transform
 from ..types import IMAGE_SIZE
 
 GRAY_WEIGHTS = (0.2989, 0.5870, 0.1140)
+CAPPED_MASK_RATIO = (0.1, 0.5)
 
 
 def _check(pixels: np.ndarray) -> np.ndarray:
@@ -47,11 +53,22 @@ class InpaintingParams(_Strict):
     square_probability: float = Field(default=0.3, ge=0, le=1, description="chance of one big square")
     square_side: tuple[float, float] = Field(default=(0.1, 0.5), description="side range, fraction of 256")
     patch_size: int = Field(default=32, ge=1, le=IMAGE_SIZE)
-    mask_ratio: tuple[float, float] = Field(default=(0.1, 0.5), description="range of the masked patch ratio")
+    patch_rule: Literal["lvm", "capped"] = Field(
+        default="lvm",
+        description="lvm: keep ratio r ~ U(0, 1), each patch kept with probability r; "
+        "capped: exactly round(U(mask_ratio) x patches) patches blacked out",
+    )
+    mask_ratio: tuple[float, float] | None = Field(
+        default=None, description=f"patch_rule capped only: range of the masked patch ratio; default {CAPPED_MASK_RATIO}"
+    )
 
     @model_validator(mode="after")
     def _ranges(self) -> InpaintingParams:
+        if self.mask_ratio is not None and self.patch_rule != "capped":
+            raise ValueError("mask_ratio applies to patch_rule: capped only (the lvm rule draws the ratio from U(0, 1))")
         for name in ("square_side", "mask_ratio"):
+            if getattr(self, name) is None:
+                continue
             lo, hi = getattr(self, name)
             if not 0 <= lo < hi <= 1:
                 raise ValueError(f"{name} must be a range 0 <= low < high <= 1, got {lo}, {hi}")
@@ -70,12 +87,16 @@ def inpainting_mask(rng: np.random.Generator, p: InpaintingParams, size: int = I
         mask[top : top + side, left : left + side] = True
         return mask
     grid = size // p.patch_size
-    n_patches = grid * grid
-    n_masked = min(n_patches, max(1, int(round(rng.uniform(*p.mask_ratio) * n_patches))))
-    for k in rng.choice(n_patches, size=n_masked, replace=False):
-        r, c = divmod(int(k), grid)
-        mask[r * p.patch_size : (r + 1) * p.patch_size, c * p.patch_size : (c + 1) * p.patch_size] = True
-    return mask
+    if p.patch_rule == "lvm":
+        keep_ratio = rng.uniform(0.0, 1.0)
+        masked = rng.random((grid, grid)) >= keep_ratio  # kept with probability keep_ratio
+    else:
+        n_patches = grid * grid
+        n_masked = min(n_patches, max(1, int(round(rng.uniform(*(p.mask_ratio or CAPPED_MASK_RATIO)) * n_patches))))
+        masked = np.zeros(n_patches, dtype=bool)
+        masked[rng.choice(n_patches, size=n_masked, replace=False)] = True
+        masked = masked.reshape(grid, grid)
+    return np.repeat(np.repeat(masked, p.patch_size, axis=0), p.patch_size, axis=1)
 
 
 class InpaintingTransform(Transform):
