@@ -43,7 +43,12 @@ def derived_id(input_id: str, plugin: str, version: str, params: Any) -> str:
     return hash_hex("derived", input_id, plugin, version, params)
 
 
-def sequence_id(sequencer: str, version: str, params: Any, image_ids: list[str]) -> str:
+def sequence_id(sequencer: str, version: str, params: Any, image_ids: list[str], repeat: int = 0) -> str:
+    """The id of a sequence: its sequencer and member image ids in order. `repeat` tells apart
+    a unit's later sequences with the very same members in the same order (e.g. a group that
+    recurs in two passes of `epochs`): the first keeps the plain id, the n-th repeat hashes n."""
+    if repeat:
+        return hash_hex("sequence", sequencer, version, params, image_ids, {"repeat": repeat})
     return hash_hex("sequence", sequencer, version, params, image_ids)
 
 

@@ -72,7 +72,22 @@ def test_full_scale_totals_match_the_paper(plan):
     for e in plan.estimates:
         how.setdefault(e.spec.name, set()).add(e.predicted_by)
     assert how["kinetics700"] == how["vipseg"] == how["objaverse"] == {"sequencer"}  # their own predict()
-    assert how["coco_detection"] == {"declared"} and how["laion_subset"] == {"sequencer"}  # single
+    assert how["coco_detection"] == how["expert_ktuple"] == {"sequencer"}  # pairs / ktuple, with epochs
+    assert how["imagenet_classes"] == {"declared"} and how["laion_subset"] == {"sequencer"}  # single
+
+
+def test_pairs_and_ktuples_are_planned_with_the_lvm_epochs(plan):
+    """recipes/uvdv1.yaml sets epochs: 5 (the LVM scripts' n_epochs): five passes over every unit,
+    so five times the sequences of one pass, before the targets trim."""
+    recipe = load_recipe(RECIPE)
+    for name in ("coco_detection", "inpainting", "expert_ktuple"):
+        assert recipe.source(name).sequencer.params["epochs"] == 5
+    coco = [e for e in plan.estimates if e.spec.name == "coco_detection"]
+    one_pass = sum(e.records // 8 for e in coco)
+    assert sum(e.sequences for e in coco) == 5 * one_pass and one_pass == 117266 // 64 * 8 + (117266 % 64) // 8
+    kt = [e for e in plan.estimates if e.spec.name == "expert_ktuple"]
+    assert sum(e.sequences for e in kt) == 5 * sum(e.records // 3 for e in kt)
+    assert all(e.images == 15 * e.sequences for e in kt)
 
 
 def test_uvd_plan_prints_the_shares(tmp_path):
@@ -110,9 +125,9 @@ def test_sizes_plan_equals_the_listed_plan_on_real_data(tmp_path):
 def test_grouping_rules_stay_inside_units(tmp_path):
     recipe = load_recipe(RECIPE)
     sizes = load_sizes(str(SIZES)).model_copy(deep=True)
-    sizes.sources["coco_detection"].records = 150  # units of 64, 64, 22 -> 8 + 8 + 2 pairs sequences
+    sizes.sources["coco_detection"].records = 150  # units of 64, 64, 22 -> 8 + 8 + 2 pairs sequences a pass
     ests = [e for e in estimates_from_sizes(recipe, sizes) if e.spec.name == "coco_detection"]
-    assert [(e.records, e.sequences, e.images) for e in ests] == [(64, 8, 128), (64, 8, 128), (22, 2, 32)]
+    assert [(e.records, e.sequences, e.images) for e in ests] == [(64, 40, 640), (64, 40, 640), (22, 10, 160)]
 
 
 def test_bad_sizes_files_name_the_file_and_the_field(tmp_path):

@@ -164,11 +164,16 @@ class UnitBuilder:
 
     def _finish_sequences(self, st: _SourceStages, sequences: list[VisualSequence]) -> None:
         seq = st.sequencer
+        seen: dict[str, int] = {}  # plain id -> sequences with it so far: a recurring group gets its own id
         for index, s in enumerate(sequences):
             s.index = index
             s.provenance = escape_strings(s.provenance)
             s.task = s.task or st.spec.task
             s.id = sequence_id(seq.name, seq.version + "/" + CODE_VERSION, seq.params_dict, s.image_ids)
+            repeat = seen.get(s.id, 0)
+            seen[s.id] = repeat + 1
+            if repeat:
+                s.id = sequence_id(seq.name, seq.version + "/" + CODE_VERSION, seq.params_dict, s.image_ids, repeat)
         frac = st.spec.test_fraction
         for group_key, members in leak_free_groups(sequences).items():
             split = "test" if frac > 0 and unit_fraction("split", st.spec.name, group_key) < frac else "train"

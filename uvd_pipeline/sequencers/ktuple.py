@@ -5,7 +5,13 @@ segmentation). Per sequence one random task order is drawn: m of the `modalities
 default) in a random order, used by every shot of that sequence; `shots` items follow each other
 (default: as many as fit in 16 images, so the LVM code's 5 modalities x 3 shots = 15 images).
 Items lacking a modality are rejected as "missing_view"; a tail of fewer than `min_shots` items
-(default: `shots`) is rejected as "incomplete_sequence".
+(default: `shots`) makes no sequence.
+
+`epochs` repeats this as the LVM script does (5 epochs there; 1, a single pass, by default): each
+pass is a fresh seeded permutation of the unit's items into sequences, each sequence with its own
+random task order, so with `epochs: 5` every item appears in five sequences with other partners,
+never twice in one sequence. An item left in the tail of every pass is rejected as
+"incomplete_sequence".
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..stages import Sequencer
+from .epochs import EPOCHS_FIELD, epoch_runs, predict_epochs
 from ..types import MAX_IMAGES_PER_SEQUENCE, Image, Item, Reject, VisualSequence
 
 IMAGE = "image"
@@ -29,9 +36,12 @@ class KTupleParams(BaseModel):
     shots: int | None = Field(default=None, ge=1, description="items per sequence; default: 16 // m")
     min_shots: int | None = Field(default=None, ge=1, description="shortest last sequence; default: shots")
     shuffle: bool = True
+    epochs: int = EPOCHS_FIELD
 
     @model_validator(mode="after")
     def _sizes(self) -> KTupleParams:
+        if self.epochs > 1 and not self.shuffle:
+            raise ValueError(f"epochs ({self.epochs}) needs shuffle: true (unshuffled passes repeat the same groups)")
         if len(set(self.modalities)) != len(self.modalities):
             raise ValueError(f"modalities repeats a name: {self.modalities}")
         m = self.m
@@ -63,11 +73,10 @@ class KTupleSequencer(Sequencer):
 
     def predict(self, n_records: int, source_params: dict[str, Any] | None = None) -> tuple[int, int]:
         """`n_shots` items of `m` elements per sequence; a remainder of at least `min_shots` makes
-        a shorter last sequence. Exact when every record has every modality."""
+        a shorter last sequence; `epochs` passes. Exact when every record has every modality."""
         p = self.params
-        full, rest = divmod(n_records, p.n_shots)
-        extra = 1 if rest and rest >= (p.min_shots or p.n_shots) else 0
-        return full + extra, p.m * (full * p.n_shots + (rest if extra else 0))
+        sequences, used = predict_epochs(n_records, p.n_shots, p.min_shots or p.n_shots, p.epochs)
+        return sequences, p.m * used
 
     def build(self, items: list[Item], rng: np.random.Generator) -> Iterator[VisualSequence | Reject]:
         p = self.params
@@ -78,21 +87,25 @@ class KTupleSequencer(Sequencer):
                 yield Reject(item.record, "missing_view", f"no view {missing}; the item has {sorted(item.views) or 'none'}")
             else:
                 usable.append(item)
-        if p.shuffle:
-            usable = [usable[i] for i in rng.permutation(len(usable))]
         shots, min_shots = p.n_shots, p.min_shots or p.n_shots
-        for start in range(0, len(usable), shots):
-            run = usable[start : start + shots]
-            if len(run) < min_shots:
-                for item in run:
-                    yield Reject(item.record, "incomplete_sequence",
-                                 f"{len(run)} item(s) left over in this unit; a sequence needs {min_shots} shots")
-                continue
+        grouped: set[int] = set()
+        for epoch, indices in epoch_runs(len(usable), shots, min_shots, p.epochs, rng, p.shuffle):
+            grouped.update(indices)
+            run = [usable[i] for i in indices]
             order = [p.modalities[i] for i in rng.permutation(len(p.modalities))[: p.m]]
+            provenance: dict[str, Any] = {"order": order, "shots": len(run)}
+            if p.epochs > 1:
+                provenance["epoch"] = epoch
             yield VisualSequence(
                 images=[element(item, name) for item in run for name in order],
                 task="",
                 records=[item.record for item in run],
-                provenance={"order": order, "shots": len(run)},
+                provenance=provenance,
                 split_key=run[0].image.id,
             )
+        for i, item in enumerate(usable):
+            if i not in grouped:
+                yield Reject(item.record, "incomplete_sequence",
+                             f"{len(usable) % shots} item(s) left over in this unit"
+                             + (f" in each of the {p.epochs} passes" if p.epochs > 1 else "")
+                             + f"; a sequence needs {min_shots} shots")
