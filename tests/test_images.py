@@ -1,14 +1,21 @@
-"""decode_image / to_rgb_array on odd but real files: float images with NaN, multipage TIFFs."""
+"""decode_image / to_rgb_array on odd but real files (float images with NaN, multipage TIFFs), and
+EXIF orientation (`preprocess.exif`): ignored by default as in LVM's
+`Image.open(path).convert('RGB')`, applied on request; the pipeline's decoders and the tokenizer's
+preprocess() agree for each setting. Real files, written with PIL."""
+
+from __future__ import annotations
 
 import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from uvd_pipeline.errors import BadInput
-from uvd_pipeline.images import decode_image, to_rgb_array
-
+from uvd_pipeline.images import decode_image, set_exif_policy, to_rgb_array
+from uvd_pipeline.pipeline import UnitBuilder, plan_units
+from uvd_pipeline.recipe import parse_recipe
+from uvd_pipeline.tokenizer.preprocess import preprocess
 
 def _tiff(frames: list[Image.Image]) -> bytes:
     buf = io.BytesIO()
@@ -38,3 +45,81 @@ def test_multipage_tiff_is_read_as_its_first_page():
     assert Image.open(io.BytesIO(data)).n_frames == 2
     rgb = to_rgb_array(decode_image(data, "m.tif"))
     assert rgb.shape == (20, 30, 3) and tuple(rgb[10, 15]) == (200, 0, 0)
+
+
+RED, BLUE = (255, 0, 0), (0, 0, 255)
+
+
+@pytest.fixture
+def tagged_jpeg(tmp_path):
+    """Stored 96 wide x 48 high, red in the stored top-left quarter; EXIF orientation 6 ("rotate 90
+    degrees clockwise to show")."""
+    img = Image.new("RGB", (96, 48), BLUE)
+    img.paste(RED, (0, 0, 48, 24))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    img.save(folder / "tagged.jpg", quality=95, exif=exif.tobytes())
+    assert Image.open(folder / "tagged.jpg").getexif()[0x0112] == 6
+    return folder / "tagged.jpg"
+
+
+def _lvm(path) -> np.ndarray:
+    """LVM's code: Image.open(path).convert('RGB').resize((256, 256))."""
+    return np.asarray(Image.open(path).convert("RGB").resize((256, 256)))
+
+
+def _built_pixels(folder, exif: str | None) -> np.ndarray:
+    data = {"name": "exif", "tokenizer": {"preset": "tiny"},
+            "sources": [{"name": "imgs", "plugin": "image_folder", "params": {"path": str(folder)},
+                         "category": "unlabelled_images"}]}
+    if exif is not None:
+        data["preprocess"] = {"exif": exif}
+    recipe = parse_recipe(data)
+    try:
+        (seq,) = UnitBuilder(recipe).build(plan_units(recipe)[0]).sequences
+    finally:
+        set_exif_policy("ignore")
+    return seq.images[0].pixels
+
+
+def test_exif_is_ignored_by_default_as_in_the_lvm_code(tagged_jpeg):
+    data = tagged_jpeg.read_bytes()
+    stored = decode_image(data, "tagged.jpg")
+    assert stored.size == (96, 48)
+    assert np.array_equal(np.asarray(stored.convert("RGB")), np.asarray(Image.open(tagged_jpeg).convert("RGB")))
+    lvm = _lvm(tagged_jpeg)
+    assert lvm[10, 10].tolist()[0] > 200 and lvm[10, 245].tolist()[2] > 200  # red stays top-left
+    assert np.array_equal(preprocess(Image.open(tagged_jpeg)), lvm)
+    assert np.array_equal(_built_pixels(tagged_jpeg.parent, None), lvm)
+    assert np.array_equal(_built_pixels(tagged_jpeg.parent, "ignore"), lvm)
+
+
+def test_exif_apply_rotates_on_both_paths(tagged_jpeg):
+    shown = ImageOps.exif_transpose(Image.open(tagged_jpeg)).convert("RGB")
+    assert shown.size == (48, 96)
+    assert decode_image(tagged_jpeg.read_bytes(), "t", exif="apply").size == (48, 96)
+    expected = np.asarray(shown.resize((256, 256)))
+    assert expected[10, 245, 0] > 200 and expected[10, 10, 2] > 200  # red moved top-right
+    assert np.array_equal(preprocess(Image.open(tagged_jpeg), exif="apply"), expected)
+    assert np.array_equal(_built_pixels(tagged_jpeg.parent, "apply"), expected)
+    assert not np.array_equal(expected, _lvm(tagged_jpeg))
+
+
+def test_the_exif_option_keeps_old_fingerprints_and_refuses_other_values(tagged_jpeg):
+    from uvd_pipeline.errors import RecipeError
+
+    base = {"name": "r", "sources": [{"name": "s", "plugin": "image_folder", "params": {"path": str(tagged_jpeg.parent)},
+                                      "category": "unlabelled_images"}]}
+    plain = parse_recipe(base)
+    assert "exif" not in plain.to_dict().get("preprocess", {})
+    assert parse_recipe({**base, "preprocess": {"exif": "ignore"}}).fingerprint() == plain.fingerprint()
+    applied = parse_recipe({**base, "preprocess": {"exif": "apply"}})
+    assert applied.to_dict()["preprocess"]["exif"] == "apply" and applied.fingerprint() != plain.fingerprint()
+    with pytest.raises(RecipeError, match="preprocess.exif"):
+        parse_recipe({**base, "preprocess": {"exif": "rotate"}})
+    with pytest.raises(ValueError, match="exif"):
+        set_exif_policy("rotate")
+    with pytest.raises(ValueError, match="exif"):
+        preprocess(Image.open(tagged_jpeg), exif="rotate")

@@ -18,9 +18,23 @@ from .types import IMAGE_SIZE
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 
 
+EXIF_POLICIES = ("ignore", "apply")
+_exif_policy = "ignore"
+
+
 def set_pixel_limit(max_pixels: int | None) -> None:
     """PIL's decompression-bomb limit. Kept by default; a recipe may lower or raise it."""
     PILImage.MAX_IMAGE_PIXELS = max_pixels
+
+
+def set_exif_policy(policy: str) -> None:
+    """The recipe's `preprocess.exif` for every decode in this process (like the pixel limit):
+    "ignore" (the default, as LVM's `Image.open(path).convert('RGB')`) keeps the stored pixel
+    layout; "apply" rotates/flips as the EXIF orientation tag says."""
+    global _exif_policy
+    if policy not in EXIF_POLICIES:
+        raise ValueError(f"exif must be one of {EXIF_POLICIES}, got {policy!r}")
+    _exif_policy = policy
 
 
 _reduced = threading.local()
@@ -40,9 +54,10 @@ def reduced_decoding(side: int) -> Iterator[list[tuple[tuple[int, int], tuple[in
         _reduced.side, _reduced.log = None, None
 
 
-def decode_image(data: bytes, name: str = "") -> PILImage.Image:
-    """Decode bytes into a fully loaded PIL image, EXIF orientation applied; of a multipage file
-    (TIFF, animated GIF/WebP) the first page, as PIL opens it.
+def decode_image(data: bytes, name: str = "", exif: str | None = None) -> PILImage.Image:
+    """Decode bytes into a fully loaded PIL image; of a multipage file (TIFF, animated GIF/WebP)
+    the first page, as PIL opens it. EXIF orientation is applied only when `exif` (default: the
+    process's policy, see set_exif_policy; "ignore" unless a recipe says "apply") is "apply".
 
     Raises BadInput with a reason for empty, truncated, unknown or oversized (bomb) images.
     """
@@ -68,11 +83,18 @@ def decode_image(data: bytes, name: str = "") -> PILImage.Image:
     log = getattr(_reduced, "log", None)
     if log is not None:
         log.append((img.size, original))
+    if (exif or _exif_policy) == "apply":
+        img = apply_exif_orientation(img, name)
+    return img
+
+
+def apply_exif_orientation(img: PILImage.Image, name: str = "") -> PILImage.Image:
+    """The image as its EXIF orientation tag says to show it (unchanged without a tag)."""
     try:
-        img = ImageOps.exif_transpose(img)
+        return ImageOps.exif_transpose(img)
     except Exception as exc:  # a broken EXIF block must not lose the image
         warnings.warn(f"{name}: EXIF orientation ignored ({exc})", stacklevel=2)
-    return img
+        return img
 
 
 def to_rgb_array(img: PILImage.Image) -> np.ndarray:

@@ -132,6 +132,10 @@ class TokenizerSpec(_Strict):
 
 class PreprocessSpec(_Strict):
     center_crop: bool = False
+    exif: Literal["ignore", "apply"] = Field(
+        default="ignore", exclude_if=lambda v: v == "ignore",
+        description="EXIF orientation: ignore (as LVM's Image.open(path).convert('RGB')) or apply (rotate as tagged)",
+    )
     max_image_pixels: int | None = Field(
         default=89_478_485, gt=0, description="PIL's decompression-bomb limit; null lifts it (not advised)"
     )

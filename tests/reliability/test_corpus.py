@@ -135,11 +135,17 @@ def test_odd_but_valid_images_decode_as_stated(corpus):
             assert np.abs(colour - np.array(k.check.rgb)).max() <= k.check.tol, (k.name, colour)
 
 
-def test_exif_rotation_follows_the_orientation_tag(corpus):
+def test_exif_rotation_follows_the_orientation_tag_when_applied(corpus):
     """Stored 64x32 with red top-left; orientation 6 shows it 32x64 with red top-right, blue
-    bottom-left: rotated, not just transposed or left as stored."""
+    bottom-left: rotated, not just transposed or left as stored (preprocess.exif: apply)."""
+    from uvd_pipeline.images import set_exif_policy
+
     root = corpus[0] / "data" / "images"
-    px = read_image_file(str(root / "exif_rotated.jpg"), "exif_rotated.jpg").image.pixels.astype(int)
+    set_exif_policy("apply")
+    try:
+        px = read_image_file(str(root / "exif_rotated.jpg"), "exif_rotated.jpg").image.pixels.astype(int)
+    finally:
+        set_exif_policy("ignore")
     assert px.shape == (64, 32, 3)
     assert px[4, 28, 0] > 180 and px[4, 28, 2] < 80  # top-right: red
     assert px[4, 4, 2] > 180 and px[60, 28, 2] > 180 and px[60, 4, 2] > 180  # the other corners: blue

@@ -34,7 +34,9 @@ def test_reads_every_mode_to_rgb_and_rejects_bad_files(samples):
         assert it.image.id == bytes_id((samples / "images" / it.record).read_bytes())
 
 
-def test_exif_orientation_is_applied(tmp_path):
+def test_exif_orientation_follows_the_preprocess_exif_policy(tmp_path):
+    from uvd_pipeline.images import set_exif_policy
+
     img = Image.new("RGB", (40, 20), (255, 0, 0))
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90 degrees clockwise when shown
@@ -42,6 +44,12 @@ def test_exif_orientation_is_applied(tmp_path):
     img.save(tmp_path / "d" / "r.jpg", exif=exif)
     src = ImageFolderSource(path=str(tmp_path / "d"))
     (item,) = read_all(src, src.units())
+    assert item.image.pixels.shape[:2] == (20, 40)  # default "ignore": stored layout, as LVM
+    set_exif_policy("apply")
+    try:
+        (item,) = read_all(src, src.units())
+    finally:
+        set_exif_policy("ignore")
     assert item.image.pixels.shape[:2] == (40, 20)
 
 

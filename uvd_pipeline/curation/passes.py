@@ -17,7 +17,7 @@ import pyarrow as pa
 from .. import CODE_VERSION, registry
 from ..errors import UvdError
 from ..ids import hash_hex
-from ..images import set_pixel_limit
+from ..images import set_exif_policy, set_pixel_limit
 from ..manifests.store import OutputStore
 from ..pipeline.drops import CURATION_KEY
 from ..pipeline.quota import QUOTA_KEY
@@ -83,6 +83,7 @@ def sign_task(args: dict[str, Any]) -> dict[str, Any]:
     unit = WorkUnit.from_row(args["unit"])
     store = OutputStore(args["store"])
     set_pixel_limit(recipe.preprocess.max_image_pixels)
+    set_exif_policy(recipe.preprocess.exif)  # signatures of the pixels the build will see
     filters = make_filters(recipe)
     identity = signature_identity(recipe, unit, filters)
     entry = read_entry(store, unit.id)

@@ -12,7 +12,7 @@ import numpy as np
 from .. import CODE_VERSION, registry
 from ..errors import BadInput
 from ..ids import derived_id, rng_for, seed_for, sequence_id, unit_fraction
-from ..images import set_pixel_limit, to_256
+from ..images import set_exif_policy, set_pixel_limit, to_256
 from .drops import unit_drops
 from .quota import QUOTA_KEY
 from ..recipe import Recipe, SourceSpec
@@ -66,6 +66,7 @@ class UnitBuilder:
         pre = self.recipe.preprocess
         set_pixel_limit(pre.max_image_pixels)
         set_input_policy(pre.max_record_bytes, pre.follow_links_outside_input)
+        set_exif_policy(pre.exif)
         self._stages: dict[str, _SourceStages] = {}
 
     def stages(self, source: str) -> _SourceStages:

@@ -14,7 +14,10 @@ Colour conversion (documented choices):
     ``convert('RGB')`` would clip at 255 (a mostly-white image), is read as 16-bit and
     scaled to 8 bits with round(v * 255 / 65535);
   * 32-bit float greyscale ("F") is clipped to [0, 255] (PIL's behaviour).
-EXIF orientation is not applied (LVM does not apply it either).
+EXIF orientation: by default (``exif="ignore"``) the stored pixel layout is kept, as LVM's
+``Image.open(path).convert('RGB')`` keeps it; ``exif="apply"`` first rotates/flips the image as
+its EXIF orientation tag says. The pipeline decodes with the recipe's ``preprocess.exif`` (same
+default) before calling this, so both paths give the same pixels for the same setting.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 _WIDE_INT_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}
 
@@ -55,16 +58,23 @@ def center_crop_square(img: Image.Image) -> Image.Image:
     return img.crop((left, top, left + side, top + side))
 
 
-def preprocess(img: Image.Image, center_crop: bool = False, size: int = 256) -> np.ndarray:
+def preprocess(img: Image.Image, center_crop: bool = False, size: int = 256, exif: str = "ignore") -> np.ndarray:
     """PIL image -> uint8 array [size, size, 3], LVM's protocol (see module docstring).
 
-    Order: convert to RGB, then (optionally) centre-crop to a square, then
-    ``img.resize((size, size))`` with PIL's default filter.
+    Order: (with ``exif="apply"`` only) EXIF orientation, then convert to RGB, then (optionally)
+    centre-crop to a square, then ``img.resize((size, size))`` with PIL's default filter.
     """
     if not isinstance(img, Image.Image):
         raise ValueError(f"preprocess expects a PIL.Image.Image, got {type(img).__name__}")
+    if exif not in ("ignore", "apply"):
+        raise ValueError(f"preprocess: exif must be 'ignore' or 'apply', got {exif!r}")
     if img.width < 1 or img.height < 1:
         raise ValueError(f"preprocess: empty image of size {img.size}")
+    if exif == "apply":
+        try:
+            img = ImageOps.exif_transpose(img)
+        except Exception as exc:  # a broken EXIF block must not lose the image (as the pipeline)
+            warnings.warn(f"EXIF orientation ignored ({exc})", stacklevel=2)
     rgb = to_rgb(img)
     if center_crop:
         rgb = center_crop_square(rgb)
