@@ -34,10 +34,16 @@ def test_float_image_with_non_finite_pixels_is_rejected(bad):
     assert info.value.reason == "non_finite_pixels" and "1 NaN or infinite pixels of 600" in info.value.detail
 
 
-def test_finite_float_image_is_scaled_to_8_bits():
-    pixels = np.linspace(0, 1, 600, dtype=np.float32).reshape(20, 30)
-    rgb = to_rgb_array(decode_image(_tiff([Image.fromarray(pixels, mode="F")]), "f.tif"))
+def test_finite_float_image_follows_convert_rgb_as_lvm():
+    """One rule for every mode (tokenizer/preprocess.py): PIL's convert('RGB'), which truncates a
+    float image and clips it to 0..255."""
+    pixels = np.linspace(-10, 300, 600, dtype=np.float32).reshape(20, 30)
+    img = decode_image(_tiff([Image.fromarray(pixels, mode="F")]), "f.tif")
+    rgb = to_rgb_array(img)
     assert rgb.shape == (20, 30, 3) and rgb[0, 0, 0] == 0 and rgb[-1, -1, 0] == 255
+    assert np.array_equal(rgb, np.asarray(img.convert("RGB")))
+    inside = (pixels >= 0) & (pixels < 255)
+    assert np.array_equal(rgb[..., 0][inside], np.trunc(pixels[inside]).astype(np.uint8))
 
 
 def test_multipage_tiff_is_read_as_its_first_page():
@@ -123,3 +129,34 @@ def test_the_exif_option_keeps_old_fingerprints_and_refuses_other_values(tagged_
         set_exif_policy("rotate")
     with pytest.raises(ValueError, match="exif"):
         preprocess(Image.open(tagged_jpeg), exif="rotate")
+
+
+def _png16(path, arr: np.ndarray) -> None:
+    """A real 16-bit PNG: greyscale through PIL (mode I;16), colour through OpenCV (BGR order)."""
+    if arr.ndim == 2:
+        Image.fromarray(arr).save(path)
+    else:
+        import cv2
+
+        assert cv2.imwrite(str(path), arr[:, :, ::-1])
+
+
+@pytest.mark.parametrize("kind", ["grey", "colour"])
+def test_sixteen_bit_pngs_give_the_same_pixels_on_both_paths_as_convert_rgb(tmp_path, kind):
+    rng = np.random.default_rng(16)
+    shape = (40, 56) if kind == "grey" else (40, 56, 3)
+    arr = rng.integers(0, 65536, shape, dtype=np.uint16)
+    arr[:4] = rng.integers(0, 256, arr[:4].shape, dtype=np.uint16)  # dark rows: kept by the clip
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    _png16(folder / "deep.png", arr)
+    with Image.open(folder / "deep.png") as opened:
+        assert opened.mode == ("I;16" if kind == "grey" else "RGB")
+        stored = np.asarray(opened.convert("RGB"))
+    if kind == "grey":  # LVM's convert('RGB') clips at 255
+        assert np.array_equal(stored[..., 0], np.minimum(arr, 255))
+    else:  # PIL keeps the high byte of 16-bit colour samples
+        assert np.array_equal(stored, (arr >> 8).astype(np.uint8))
+    lvm = _lvm(folder / "deep.png")
+    assert np.array_equal(preprocess(Image.open(folder / "deep.png")), lvm)
+    assert np.array_equal(_built_pixels(folder, None), lvm)

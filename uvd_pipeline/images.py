@@ -102,17 +102,18 @@ def to_rgb_array(img: PILImage.Image) -> np.ndarray:
 
 
 def _to_rgb(img: PILImage.Image) -> PILImage.Image:
-    if img.mode == "RGB":
-        return img
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(img, dtype=np.float64)
-        if not np.isfinite(arr).all():  # NaN would cast to 0: a black image that was never black
-            bad = int(arr.size - np.isfinite(arr).sum())
-            raise BadInput("non_finite_pixels", f"{img.mode} image with {bad} NaN or infinite pixels of {arr.size}")
-        lo, hi = float(arr.min()), float(arr.max())
-        scaled = np.zeros_like(arr) if hi <= lo else (arr - lo) / (hi - lo) * 255.0
-        return PILImage.fromarray(scaled.round().astype(np.uint8)).convert("RGB")
-    return img.convert("RGB")
+    """`img.convert('RGB')` as the LVM code (16-bit grey clipped at 255, floats truncated and
+    clipped to 0..255): the one rule that tokenizer.preprocess.to_rgb documents, so both paths give
+    the same pixels. A float image with NaN or infinite pixels is refused first (PIL would write
+    them as some colour the image never had)."""
+    if img.mode == "F":
+        finite = np.isfinite(np.asarray(img, dtype=np.float64))
+        if not finite.all():
+            bad = int(finite.size - finite.sum())
+            raise BadInput("non_finite_pixels", f"{img.mode} image with {bad} NaN or infinite pixels of {finite.size}")
+    from .tokenizer.preprocess import to_rgb
+
+    return to_rgb(img)
 
 
 def to_256(pixels_or_img: np.ndarray | PILImage.Image, center_crop: bool = False, nearest: bool = False) -> np.ndarray:

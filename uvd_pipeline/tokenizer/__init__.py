@@ -14,6 +14,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+# Eager (PIL and numpy only): importing the submodule uvd_pipeline.tokenizer.preprocess first
+# (images.py does) would otherwise leave the package attribute `preprocess` naming the module.
+from .preprocess import preprocess as preprocess
+
 _EXPORTS = {
     "VQGAN": "vqgan",
     "expected_state_shapes": "vqgan",
@@ -22,7 +26,6 @@ _EXPORTS = {
     "LVM_CONFIG": "config",
     "TINY_CONFIG": "config",
     "VQGANModel": "modules",
-    "preprocess": "preprocess",
     "CheckpointError": "checkpoint",
     "checkpoint_sha256": "checkpoint",
     "random_id_sha256": "checkpoint",
@@ -30,7 +33,7 @@ _EXPORTS = {
     "state_dict_sha256": "checkpoint",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "preprocess"])
 
 
 def __getattr__(name: str) -> Any:

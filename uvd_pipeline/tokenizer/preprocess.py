@@ -5,15 +5,18 @@ then ``np.array(img) / 255.0``; the division happens in :meth:`VQGAN.encode`, so
 function returns the uint8 HWC array.  The resize uses PIL's *default* filter (bicubic for
 RGB images in Pillow >= 7), exactly as LVM does: no ``resample`` argument is passed.
 
-Colour conversion (documented choices):
-  * every mode PIL converts to RGB itself (RGB, RGBA, LA, L, 1, P with or without
-    transparency, PA, CMYK, YCbCr, LAB, HSV, RGBX ...) goes through ``img.convert('RGB')``,
-    exactly as LVM: **alpha is dropped, not composited** (transparent pixels keep whatever
-    colour they store), CMYK uses PIL's plain formula (no ICC profile);
-  * 16/32-bit integer greyscale ("I", "I;16", "I;16B", "I;16L", "I;16N"), which
-    ``convert('RGB')`` would clip at 255 (a mostly-white image), is read as 16-bit and
-    scaled to 8 bits with round(v * 255 / 65535);
-  * 32-bit float greyscale ("F") is clipped to [0, 255] (PIL's behaviour).
+Colour conversion: one rule, ``img.convert('RGB')``, exactly as the LVM code, for every mode
+and on both paths (this function and the pipeline's decoders, which call :func:`to_rgb`):
+  * RGB, RGBA, LA, L, 1, P with or without transparency, PA, CMYK, YCbCr, LAB, HSV, RGBX ...:
+    **alpha is dropped, not composited** (transparent pixels keep whatever colour they store),
+    CMYK uses PIL's plain formula (no ICC profile);
+  * 16-bit PNGs: PIL already decodes 16-bit *colour* PNGs to 8-bit RGB (the high byte of each
+    sample); 16/32-bit integer *greyscale* ("I;16", "I;16B", "I;16L", "I") is **clipped at 255**
+    by ``convert('RGB')`` (values 0..255 kept, anything brighter white), so a full-range 16-bit
+    grey photo comes out mostly white, as it does in the LVM code;
+  * 32-bit float greyscale ("F") is truncated and clipped to [0, 255].
+The rule follows the installed Pillow (``dataset.json`` records its version).
+
 EXIF orientation: by default (``exif="ignore"``) the stored pixel layout is kept, as LVM's
 ``Image.open(path).convert('RGB')`` keeps it; ``exif="apply"`` first rotates/flips the image as
 its EXIF orientation tag says. The pipeline decodes with the recipe's ``preprocess.exif`` (same
@@ -27,20 +30,11 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps
 
-_WIDE_INT_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}
-
 
 def to_rgb(img: Image.Image) -> Image.Image:
-    """RGB version of ``img`` following the rules in the module docstring."""
+    """RGB version of ``img``: ``img.convert('RGB')``, the LVM rule (see the module docstring)."""
     if img.mode == "RGB":
         return img
-    if img.mode in _WIDE_INT_MODES:
-        values = np.asarray(img).astype(np.float64)
-        gray = np.clip(np.rint(values * (255.0 / 65535.0)), 0, 255).astype(np.uint8)
-        return Image.fromarray(gray, mode="L").convert("RGB")
-    if img.mode == "F":
-        gray = np.clip(np.rint(np.asarray(img, dtype=np.float64)), 0, 255).astype(np.uint8)
-        return Image.fromarray(gray, mode="L").convert("RGB")
     with warnings.catch_warnings():
         # "Palette images with Transparency expressed in bytes should be converted to RGBA":
         # we drop alpha on purpose (see module docstring), so the advice does not apply.
