@@ -21,6 +21,7 @@ from ..manifests.writer import json_text, prepare_output, summary_checksum
 from ..pipeline.plan import plan_units
 from ..pipeline.tokenize import tokenizer_fingerprint
 from ..recipe import Recipe
+from .environment import decoding_versions, warn_if_environment_changed
 from .identity import check_resume, effective_tokenizer
 from .lease import OutputLease
 from .interrupt import run_started
@@ -70,6 +71,7 @@ def _check_recipe(store: OutputStore, recipe: Recipe, resolved: dict[str, Any]) 
                 f"{store.path(RECIPE_FILE)}: this output was built from a different recipe "
                 f"(fingerprint {old.get('fingerprint')} != {resolved['fingerprint']}); use a new --out"
             )
+        warn_if_environment_changed(old, resolved["environment"], store.path(RECIPE_FILE))
     else:
         store.write_text(RECIPE_FILE, yaml.safe_dump(resolved, sort_keys=False))
 
@@ -92,6 +94,7 @@ def run_recipe(
         "code_version": CODE_VERSION,
         "tokenizer_sha256": tokenizer_fingerprint(recipe.tokenizer),
         "tokenizer_identity": effective_tokenizer(recipe, engine, address, workers, **engine_options),
+        "environment": decoding_versions(),  # the libraries that decide the pixels (environment.py)
         "recipe": recipe.to_dict(),
     }
     units = plan_units(recipe)
@@ -166,6 +169,7 @@ def write_dataset_summary(store: OutputStore, recipe: Recipe, resolved: dict[str
         "uvd_pipeline": __version__,
         "code_version": CODE_VERSION,
         "recipe_fingerprint": resolved["fingerprint"],
+        "environment": resolved["environment"],
         "tokenizer": {
             "checkpoint": recipe.tokenizer.checkpoint,
             "preset": None if recipe.tokenizer.checkpoint else recipe.tokenizer.preset,
