@@ -7,8 +7,8 @@ and that label is the smallest keep key of the component: the cluster's keeper. 
 at least one edge take part; a partition task holds its own nodes' labels and adjacency, so its
 memory is bounded by the partition, never by the whole graph. Each round is one stage of tasks
 (one per partition) whose files are written whole, so a round rerun after a kill gives the same
-labels; the number of rounds is the largest distance from a keeper to a node of its cluster, plus
-one.
+labels. The number of rounds is the largest distance from a keeper to a node of its cluster, plus
+two (round 0 sends every node's own key; the last round's messages change nothing).
 """
 
 from __future__ import annotations
