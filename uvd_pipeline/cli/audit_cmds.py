@@ -71,7 +71,7 @@ def preview_cmd(
     """Decode SEQUENCE_ID's tokens with the dataset's tokenizer into a contact sheet (raw above decoded where the raw sample has it), or with --sample keep a raw sample of every task."""
     from ..exports.previews import preview_sequence, write_raw_previews
 
-    if sample:
+    if sample:  # relative recipe paths resolve from where `uvd run` ran (previews/index.json), as in the run
         entries = write_raw_previews(directory, per_task=per_task)
         kept = [e for e in entries if "file" in e]
         console.print(f"kept {len(kept)} raw sequences under {directory}/previews ({len(entries) - len(kept)} missing)")
@@ -85,3 +85,12 @@ def preview_cmd(
         fail(str(exc.args[0]))
     shown = f"; PSNR against raw {result['psnr']:.2f} dB" if result["psnr"] is not None else ""
     console.print(f"wrote {out}: {result['images']} decoded images{' under their raw images' if result['with_raw'] else ''}{shown}")
+    from ..exports.previews import random_weights_preset
+    from ..manifests.reader import Dataset
+
+    preset = random_weights_preset(Dataset(directory))
+    if preset:
+        err_console.print(
+            f"[yellow]note:[/] the decoded images come from a [bold]randomly initialised[/] VQGAN (preset {preset!r}): "
+            "they are noise, not reconstructions of the raw images; build with tokenizer.checkpoint set to the LVM "
+            "VQGAN for decoded pixels that mean something", highlight=False)

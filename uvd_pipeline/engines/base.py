@@ -24,6 +24,7 @@ from ..recipe import Recipe
 from .environment import decoding_versions, warn_if_environment_changed
 from .identity import check_resume, effective_tokenizer
 from .lease import OutputLease
+from ..exports.run_previews import finish_previews
 from .interrupt import run_started
 from .progress import RunProgress
 
@@ -128,6 +129,7 @@ def run_recipe(
                 f"{out}: {len(pending) - len(failures)} units committed, {len(failures)} failed, and the dataset "
                 f"summary could not be written ({type(exc).__name__}: {exc}); rerun the same command to finish"
             ) from None
+        finish_previews(store)  # previews/index.json from the sheets the units wrote (exports/run_previews.py)
         result = RunSummary(
             planned=len(units),
             skipped=len(units) - len(pending),

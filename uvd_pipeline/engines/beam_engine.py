@@ -67,9 +67,10 @@ class BuildUnit(beam.DoFn):
     thread of its own, as it does in the other engines.
     """
 
-    def __init__(self, recipe: dict[str, Any], unit_timeout: float = 0.0) -> None:
+    def __init__(self, recipe: dict[str, Any], unit_timeout: float = 0.0, out_url: str | None = None) -> None:
         self.recipe = recipe
         self.unit_timeout = unit_timeout
+        self.out_url = out_url  # where the unit's raw preview sheets go (exports/run_previews.py)
         self.builder = None
         self.thread = None
 
@@ -96,6 +97,10 @@ class BuildUnit(beam.DoFn):
             log.error("unit %s failed to build: %s", unit.id, error_text(exc))
             yield beam.pvalue.TaggedOutput(FAILED, (unit.id, error_text(exc)))
             return
+        if self.out_url is not None:
+            from ..exports.run_previews import write_unit_previews
+
+            write_unit_previews(OutputStore(self.out_url), built.sequences)
         header = {
             "unit": unit.to_row(),
             "rejects": built.rejects,
@@ -263,8 +268,8 @@ def build_staged(pipeline, recipe: Recipe, store: OutputStore, units: list[WorkU
         pipeline
         | "Units" >> beam.Create([u.to_row() for u in units])
         | "Spread" >> beam.Reshuffle()
-        | "Build" >> with_hints(beam.ParDo(BuildUnit(recipe_dict, options.unit_timeout)), options.build_resource_hint,
-                                "build_resource_hint")
+        | "Build" >> with_hints(beam.ParDo(BuildUnit(recipe_dict, options.unit_timeout, store.url)),
+                                options.build_resource_hint, "build_resource_hint")
         .with_outputs(HEADER, FAILED, main="sequences")
     )
     tokenize = beam.ParDo(Tokenize(recipe_dict["tokenizer"], options.tokenizer_device)).with_outputs(

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..exports.run_previews import write_unit_previews
 from ..manifests.store import OutputStore
 from ..manifests.writer import commit_unit
 from ..pipeline.build import UnitBuild, UnitBuilder
@@ -18,6 +19,10 @@ Encode = Callable[[np.ndarray], np.ndarray]
 
 
 def commit_built(store: OutputStore, recipe: Recipe, built: UnitBuild, tokens: list[TokenSequence]) -> dict[str, Any]:
+    # The raw preview sheets of this unit's candidates, from the pixels in memory, before the ledger
+    # entry (a committed unit always has them). Beam's staged layout commits without pixels: its
+    # build step writes them (engines/beam_engine.py).
+    write_unit_previews(store, built.sequences)
     return commit_unit(
         store,
         built.unit,

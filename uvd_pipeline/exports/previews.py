@@ -10,8 +10,11 @@ writes one lossless PNG sheet per sequence plus `previews/index.json`.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -90,6 +93,15 @@ def load_dataset_tokenizer(ds: Dataset, device: str | None = None):
     return load_tokenizer(spec, device)
 
 
+def random_weights_preset(ds: Dataset) -> str | None:
+    """The preset name when the dataset's tokenizer is randomly initialised (decoded pixels are
+    then noise, not reconstructions), else None."""
+    from ..recipe import TokenizerSpec
+
+    spec = TokenizerSpec.model_validate(resolved_recipe(ds)["recipe"]["tokenizer"])
+    return spec.preset if spec.is_random else None
+
+
 def decode_tokens(tokenizer: Any, tokens: np.ndarray) -> np.ndarray:
     return tokenizer.decode(np.asarray(tokens).reshape(-1, TOKENS_PER_IMAGE))
 
@@ -115,36 +127,67 @@ def write_raw_previews(out_dir: str, per_task: int = 4, recipe: Any = None, unit
     from ..pipeline.plan import plan_units
     from ..recipe import Recipe
 
-    ds = Dataset(out_dir)
+    ds = Dataset(out_dir if "://" in out_dir else os.path.abspath(out_dir))  # the body may change directory
     if recipe is None:
         recipe = Recipe.model_validate(resolved_recipe(ds)["recipe"])
     chosen = choose_preview_rows(ds, per_task)
     wanted: dict[str, list[dict[str, Any]]] = {}
     for row in chosen:
         wanted.setdefault(row["unit"], []).append(row)
-    planned = units if units is not None else plan_units(recipe, with_quotas=False)
-    by_id = {u.id: u for u in planned if u.id in wanted}
+    # The recipe's relative paths mean what they meant to `uvd run`: resolve them from the directory
+    # it was started in (kept in previews/index.json by the run), wherever this command runs.
+    run_dir = run_directory(ds)
     builder = UnitBuilder(recipe)
     ds.store.makedirs(PREVIEWS_DIR)
     entries: list[dict[str, Any]] = []
     try:
-        for unit_id in sorted(wanted):
-            built = builder.build(by_id[unit_id]) if unit_id in by_id else None
-            sequences = {s.id: s for s in built.sequences} if built else {}
-            for row in wanted[unit_id]:
-                seq = sequences.get(row["sequence_id"])
-                entry = {k: row[k] for k in ("sequence_id", "unit", "source", "category", "task", "split", "n_images")}
-                if seq is None:
-                    entry["missing"] = "the unit no longer builds this sequence (inputs changed?)"
-                else:
-                    rel = f"{PREVIEWS_DIR}/{row['sequence_id']}.png"
-                    ds.store.write_bytes(rel, png_bytes(contact_sheet(seq.pixels())))
-                    entry.update(file=rel, columns=SHEET_COLUMNS, pad=PAD)
-                entries.append(entry)
+        with working_directory(run_dir):
+            planned = units if units is not None else plan_units(recipe, with_quotas=False)
+            entries = _rebuild_sheets(ds, builder, {u.id: u for u in planned if u.id in wanted}, wanted)
     finally:
         builder.close()
     entries.sort(key=lambda e: (e["task"], unit_fraction("preview", e["sequence_id"])))
-    ds.store.write_text(INDEX_FILE, json.dumps({"per_task": per_task, "sequences": entries}, indent=1))
+    index = {"per_task": per_task, "sequences": entries, **({"paths_relative_to": run_dir} if run_dir else {})}
+    ds.store.write_text(INDEX_FILE, json.dumps(index, indent=1))
+    return entries
+
+
+def run_directory(ds: Dataset) -> str | None:
+    """The directory `uvd run` was started in, as its previews/index.json records it."""
+    if not ds.store.exists(INDEX_FILE):
+        return None
+    return json.loads(ds.store.read_text(INDEX_FILE)).get("paths_relative_to")
+
+
+@contextlib.contextmanager
+def working_directory(path: str | None) -> Iterator[None]:
+    """Run the body from `path` (None, or a folder that is gone: stay where we are)."""
+    if not path or not os.path.isdir(path):
+        yield
+        return
+    before = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+def _rebuild_sheets(ds: Dataset, builder: Any, by_id: dict[str, Any], wanted: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    for unit_id in sorted(wanted):
+        built = builder.build(by_id[unit_id]) if unit_id in by_id else None
+        sequences = {s.id: s for s in built.sequences} if built else {}
+        for row in wanted[unit_id]:
+            seq = sequences.get(row["sequence_id"])
+            entry = {k: row[k] for k in ("sequence_id", "unit", "source", "category", "task", "split", "n_images")}
+            if seq is None:
+                entry["missing"] = "the unit no longer builds this sequence (inputs changed?)"
+            else:
+                rel = f"{PREVIEWS_DIR}/{row['sequence_id']}.png"
+                ds.store.write_bytes(rel, png_bytes(contact_sheet(seq.pixels())))
+                entry.update(file=rel, columns=SHEET_COLUMNS, pad=PAD)
+            entries.append(entry)
     return entries
 
 
