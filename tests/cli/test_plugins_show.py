@@ -80,3 +80,25 @@ def test_sources_doc_covers_every_builtin_source_with_a_valid_recipe(tmp_path):
         data = yaml.safe_load(blocks[0])
         assert [s["plugin"] for s in data["sources"]] == [name]
         parse_recipe({"name": "doc", "tokenizer": {"preset": "tiny"}, **data}, origin=f"docs/SOURCES.md ({name})")
+
+
+def test_every_builtin_snippet_validates_or_says_what_else_it_needs(tmp_path):
+    from uvd_pipeline import registry
+    from uvd_pipeline.cli.plugins_show import param_rows, snippet, snippet_problem
+
+    checked = 0
+    for kind in registry.KINDS:
+        for name in registry.names(kind):
+            if not registry.target(kind, name).startswith("uvd_pipeline."):
+                continue
+            cls = registry.load(kind, name)
+            rows = param_rows(cls)
+            text = snippet(kind, name, rows)
+            problem = snippet_problem(cls, rows)
+            if problem:  # a rule across optional params (paired: input+output or pairs_file)
+                continue
+            parse_recipe({"name": "s", **yaml.safe_load(text)}, origin=f"{kind} {name}")
+            checked += 1
+    assert checked >= 30
+    res = uvd("plugins", "show", "paired", "--kind", "source", cwd=tmp_path)
+    assert "# also needed: give either input and output folders, or a pairs_file" in res.stdout

@@ -69,6 +69,10 @@ def _placeholder(row: dict[str, Any]) -> Any:
     if not row["required"]:
         return row["default"]
     hint = row["description"] or row["type"]
+    if row["type"].startswith("'"):  # a Literal: its first choice
+        return row["type"].split(" | ")[0].strip("'")
+    if row["type"].startswith("dict["):
+        return {"<name>": f"<{hint}>"}
     return [f"<{hint}>"] if row["type"].startswith("list[") else f"<{hint}>"
 
 
@@ -93,6 +97,18 @@ def snippet(kind: str, name: str, rows: list[dict[str, Any]]) -> str:
     return text
 
 
+def snippet_problem(cls: type, rows: list[dict[str, Any]]) -> str:
+    """What the plugin's own checks say about the snippet's params (a rule across params, such as
+    "either input and output, or pairs_file"), or "" when they pass."""
+    from pydantic import ValidationError
+
+    try:
+        cls.Params(**{r["name"]: _placeholder(r) for r in rows if r["required"]})
+    except ValidationError as exc:
+        return "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+    return ""
+
+
 @plugins_app.command("show")
 def plugins_show(
     name: str = typer.Argument(..., help="an installed plugin's registered name (see `uvd plugins list`)"),
@@ -109,6 +125,9 @@ def plugins_show(
     found_kind, cls = find_plugin(name, kind)
     rows = param_rows(cls)
     recipe = snippet(found_kind, name, rows)
+    problem = snippet_problem(cls, rows)
+    if problem:
+        recipe += f"# also needed: {problem}\n"
     about = {"kind": found_kind, "name": name, "target": registry.target(found_kind, name),
              "expects": expects(cls), "params": rows, "recipe": recipe, "placement": PLACEMENT[found_kind]}
     write_json(about, json_out)
