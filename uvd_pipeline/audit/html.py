@@ -8,17 +8,15 @@ really shows its plots.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from typing import Any
 
 import numpy as np
 
 from ..manifests.reader import Dataset
+from .page import TILE, _b64, _figure_png, _matplotlib, _rich_to_html, _sheet_jpeg, _table  # noqa: F401 (TILE: kept importable)
 from .report import GROUPS, AuditReport, fmt_int, fmt_share, near_leak_line
 
-TILE = 96  # pixels per image in the page's contact sheets
 MAX_SHEETS_PER_TASK = 4
 
 STYLE = """
@@ -42,38 +40,12 @@ window.addEventListener("load", function () {
 """
 
 
-def _rich_to_html(text: str) -> str:
-    """A console line with [red]/[green]/[yellow] markup as escaped HTML."""
-    out = html.escape(text)
-    for tag, cls in (("red", "out"), ("green", "ok"), ("yellow", "note-inline")):
-        out = out.replace(f"[{tag}]", f'<span class="{cls}">')
-    return out.replace("[/]", "</span>")
 
 
-def _b64(data: bytes, mime: str) -> str:
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def _matplotlib() -> Any:
-    try:
-        import matplotlib
-    except ImportError:
-        from ..errors import UvdError
-
-        raise UvdError("the HTML report draws its plots with matplotlib: pip install 'uvd-pipeline[audit]'") from None
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
-def _figure_png(fig: Any) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
 
 
 def make_plots(report: AuditReport) -> list[tuple[str, bytes]]:
@@ -134,12 +106,6 @@ def make_plots(report: AuditReport) -> list[tuple[str, bytes]]:
     return plots
 
 
-def _table(headers: list[str], rows: list[list[str]], total_last: bool = False) -> str:
-    out = ["<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in headers) + "</tr>"]
-    for i, row in enumerate(rows):
-        cls = ' class="total"' if total_last and i == len(rows) - 1 else ""
-        out.append(f"<tr{cls}>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>")
-    return "\n".join(out) + "</table>"
 
 
 def _group_table(report: AuditReport, g: str) -> str:
@@ -158,15 +124,6 @@ def _group_table(report: AuditReport, g: str) -> str:
     return _table(headers, rows, total_last=True)
 
 
-def _sheet_jpeg(images: np.ndarray) -> bytes:
-    from PIL import Image as PILImage
-
-    from ..exports.previews import contact_sheet
-
-    small = np.stack([np.asarray(PILImage.fromarray(im).resize((TILE, TILE), PILImage.BILINEAR)) for im in images])
-    buf = io.BytesIO()
-    PILImage.fromarray(contact_sheet(small, pad=2)).save(buf, format="JPEG", quality=88)
-    return buf.getvalue()
 
 
 def contact_sheets(ds: Dataset, tokenizer: Any = None) -> str:
@@ -222,6 +179,11 @@ def render_html(report: AuditReport, ds: Dataset, tokenizer: Any = None) -> str:
     body.append("<h2>Rejects</h2>")
     body.append(_table(["source", "reason", "records"], [[html.escape(r["source"]), html.escape(r["reason"]), fmt_int(r["records"])] for r in report.rejects])
                 if report.rejects else "<p>No rejects.</p>")
+    if report.curation is not None:
+        from ..exports.previews import resolved_recipe
+        from .curation_html import curation_html
+
+        body.append(curation_html(report.curation, ds, resolved_recipe(ds).get("recipe", {})))
     if report.psnr:
         body.append("<h2>Decoded vs raw</h2>" + _table(["task", "sequences", "PSNR dB"],
                     [[html.escape(t), str(v["sequences"]), f"{v['psnr_db']:.2f}"] for t, v in report.psnr.items()]))

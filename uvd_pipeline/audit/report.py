@@ -12,20 +12,13 @@ from typing import Any
 
 from ..manifests.reader import Dataset
 from ..types import CATEGORIES
+from .fmt import fmt_int, fmt_share  # noqa: F401 (re-exported: planner, html)
 from .targets import ShareRow, target_set
 
 DEFAULT_TOLERANCE = 0.1
 GROUPS = ("category", "source", "task", "split")
 
 
-def fmt_int(v: int | None) -> str:
-    return "?" if v is None else f"{v:,}"
-
-
-def fmt_share(v: float | None, signed: bool = False) -> str:
-    if v is None:
-        return ""
-    return f"{v * 100:+.2f}%" if signed else f"{v * 100:.2f}%"
 
 
 @dataclass
@@ -55,6 +48,7 @@ class AuditReport:
     psnr: dict[str, dict[str, float]] = field(default_factory=dict)
     leaked_images: list[str] = field(default_factory=list)  # image ids in both a test and a train sequence
     near_leaks: Any = None  # audit/leaks.py SplitLeaks: test records near-duplicating training records
+    curation: Any = None  # audit/curation.py CurationSection, when the output has curation files
 
     @property
     def out_of_tolerance(self) -> list[AuditRow]:
@@ -81,6 +75,7 @@ class AuditReport:
             "leaked_images": len(self.leaked_images),
             "leaked_image_examples": self.leaked_images[:10],
             "split_near_duplicates": self.near_leaks.to_dict() if self.near_leaks is not None else None,
+            "curation": self.curation.to_dict() if self.curation is not None else None,
             "psnr": self.psnr,
             "notes": self.notes,
         }
@@ -160,6 +155,9 @@ def build_report(
         leaked_images=leaked,
         near_leaks=near,
     )
+    from .curation import curation_section
+
+    report.curation = curation_section(ds, report.rejects, recipe)
     if summary and not summary.get("complete", True):
         t = summary.get("totals", {})
         report.notes.append(f"incomplete dataset: {t.get('units_committed')} of {t.get('units_planned')} units committed")
@@ -303,6 +301,10 @@ def render_report(report: AuditReport, console: Any) -> None:
     if not report.rejects:
         table.add_row("—", "no rejects", "0")
     console.print(table)
+    if report.curation is not None:
+        from .curation import render_curation
+
+        render_curation(report.curation, console)
     if report.psnr:
         table = Table(title="decoded vs raw (kept sample)")
         for col in ("task", "sequences", "PSNR dB"):
