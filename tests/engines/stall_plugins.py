@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 from uvd_pipeline.sources.image_folder import ImageFolderParams, ImageFolderSource
 from uvd_pipeline.types import Item, Reject
@@ -23,6 +24,9 @@ class StallParams(ImageFolderParams):
 
 
 class StallingFolder(ImageFolderSource):
+    # its own name: the registry sets `name` on a plugin class it loads, and a subclass would
+    # otherwise inherit "image_folder" from its parent once that was loaded in this process
+    name: ClassVar[str] = "test_stall"
     Params = StallParams
 
     def read_file(self, url: str, record: str, source: str) -> Iterator[Item | Reject]:
