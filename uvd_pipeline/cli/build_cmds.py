@@ -124,13 +124,17 @@ def print_run_summary(summary, title: str) -> None:
 
 
 @app.command("digest")
-def digest_cmd(directory: str = typer.Argument(..., help="output directory or URL")) -> None:
+def digest_cmd(
+    directory: str = typer.Argument(..., help="output directory or URL"),
+    check_hashes: bool = typer.Option(True, "--check-hashes/--no-check-hashes",
+                                      help="check every file read against its ledger sha256 (off: faster, trusts storage)"),
+) -> None:
     """One hex digest of the dataset's content (sequence ids + tokens), independent of layout."""
     from ..manifests import dataset_digest, open_dataset
     from ..console.walk_progress import WalkProgress
 
     with WalkProgress("digest") as progress:
-        digest = dataset_digest(open_dataset(directory), on_unit=progress)
+        digest = dataset_digest(open_dataset(directory, check_hashes=check_hashes), on_unit=progress)
     console.print(digest, highlight=False)
 
 

@@ -24,6 +24,8 @@ def export_cmd(
     seed: int = typer.Option(0, "--seed", help="--shuffle: the order's seed"),
     shuffle_memory_mb: int = typer.Option(1024, "--shuffle-memory-mb", min=1, help="--shuffle: most MiB of lines held in memory"),
     tmp_dir: Optional[str] = typer.Option(None, "--tmp-dir", help="--shuffle: scratch folder (needs about the export's size)"),
+    check_hashes: bool = typer.Option(True, "--check-hashes/--no-check-hashes",
+                                      help="check every file read against its ledger sha256 (off: faster, trusts storage)"),
 ) -> None:
     """Export committed sequences for a trainer."""
     from ..exports import export_lvm_jsonl, export_megatron
@@ -43,7 +45,8 @@ def export_cmd(
 
     try:
         with WalkProgress("export") as progress:
-            summary = run(directory, out, split=split, bos=bos, eos=eos, repeat=repeat, on_unit=progress)
+            summary = run(directory, out, split=split, bos=bos, eos=eos, repeat=repeat, on_unit=progress,
+                          check_hashes=check_hashes)
     except ValueError as exc:
         fail(str(exc))
     console.print(

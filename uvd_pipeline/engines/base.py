@@ -15,6 +15,7 @@ from ..errors import RecipeError, UvdError
 from ..console.logs import event, get_logger
 from ..manifests.reader import Dataset
 from ..manifests.rollup import read_rollup, write_rollups
+from ..manifests.seal import write_seal
 from ..manifests.schema import DATASET_FILE, PALETTE_FILE, FORMAT_VERSION, RECIPE_FILE
 from ..manifests.store import OutputStore
 from ..manifests.writer import json_text, prepare_output, summary_checksum
@@ -191,4 +192,5 @@ def write_dataset_summary(store: OutputStore, recipe: Recipe, resolved: dict[str
 
     store.write_text(PALETTE_FILE, palette_json())  # invert segmentation colours back to ids
     store.write_text(DATASET_FILE, json_text(summary))
+    write_seal(store, ds.ledger_sha256)  # integrity.json: the root digest `uvd verify` checks, written last
     return summary

@@ -85,7 +85,7 @@ def iter_export(
     _check_split(split)
     repeats = source_repeats(ds) if repeat else {}
     passes = max(repeats.values(), default=1)
-    total, done = passes * len(ds.ledger), 0
+    total, done = passes * ds.unit_count, 0
     for k in range(passes):
         for _, manifest, tokens in ds.iter_units():
             for r in _unit_rows(manifest, split):

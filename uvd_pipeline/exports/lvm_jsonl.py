@@ -27,11 +27,11 @@ def decode_line(line: str) -> np.ndarray:
 
 def export_lvm_jsonl(
     root: str, out: str, split: str = "train", bos: int | None = None, eos: int | None = None, repeat: bool = True,
-    on_unit: OnUnit | None = None,
+    on_unit: OnUnit | None = None, check_hashes: bool = True,
 ) -> ExportSummary:
     """Write the sequences of `split` to `out` (a path or fsspec URL; `.gz` compresses)."""
     check_special(bos, eos)
-    ds = Dataset(root)
+    ds = Dataset(root, check_hashes=check_hashes)
     summary = ExportSummary(out, files=[out])
     with fsspec.open(out, "wt", compression="infer", encoding="utf-8") as f:
         for row, tokens in iter_export(ds, split, repeat, on_unit):

@@ -27,11 +27,11 @@ UINT16 = np.dtype(np.uint16)
 
 def export_megatron(
     root: str, prefix: str, split: str = "train", bos: int | None = None, eos: int | None = None, repeat: bool = True,
-    on_unit: OnUnit | None = None,
+    on_unit: OnUnit | None = None, check_hashes: bool = True,
 ) -> ExportSummary:
     """Write `prefix`.bin and `prefix`.idx for the sequences of `split`."""
     check_special(bos, eos, max_id=np.iinfo(np.uint16).max)
-    ds = Dataset(root)
+    ds = Dataset(root, check_hashes=check_hashes)
     bin_path, idx_path = f"{prefix}.bin", f"{prefix}.idx"
     summary = ExportSummary(prefix, files=[bin_path, idx_path])
     lengths: list[int] = []

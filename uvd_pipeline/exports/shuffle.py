@@ -154,11 +154,12 @@ def export_lvm_jsonl_shuffled(
     tmp_dir: str | None = None,
     stats: ShuffleStats | None = None,
     on_unit: OnUnit | None = None,
+    check_hashes: bool = True,
 ) -> ExportSummary:
     """The LVM JSONL export (exports.lvm_jsonl) with every line, repeats included, in one seeded
     global order: ready for the trainer as is."""
     check_special(bos, eos)
-    ds = Dataset(root)
+    ds = Dataset(root, check_hashes=check_hashes)
     summary = ExportSummary(out, files=[out])
     specials = (bos is not None) + (eos is not None)
 

@@ -27,7 +27,7 @@ def sequence_hash(sequence_id: str, tokens) -> int:
 def dataset_digest(dataset: Dataset, on_unit: Callable[[int, int], None] | None = None) -> str:
     """`on_unit(done, total)` is called after each unit (progress)."""
     total = count = 0
-    units = len(dataset.ledger)
+    units = dataset.unit_count
     for done, (_, manifest, tokens) in enumerate(dataset.iter_units(), 1):
         cols = manifest.select(["sequence_id", "offset", "n_tokens"]).to_pydict()
         for sid, off, n in zip(cols["sequence_id"], cols["offset"], cols["n_tokens"]):

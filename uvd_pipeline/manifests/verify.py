@@ -1,6 +1,8 @@
-"""`uvd verify`: every committed file matches its ledger checksum, the ledger entries and
-dataset.json carry their own checksums and are byte for byte as written, every manifest row points
-inside its shard, and every unit accounts for what it read (read = used + rejected)."""
+"""`uvd verify`: every ledger entry has the documented shape and names files inside the output,
+every committed file matches its ledger checksum, the ledger entries and dataset.json carry their
+own checksums and are byte for byte as written, every manifest row points inside its shard, every
+unit accounts for what it read (read = used + rejected), and the ledger and metadata files match
+the seal (integrity.json) the last finished run wrote."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ import numpy as np
 
 from ..types import TOKENS_PER_IMAGE
 from .reader import Dataset, ordered_map, read_arrow
+from .entry import entry_problems
 from .schema import DATASET_FILE, LEDGER_DIR, MANIFEST_SCHEMA, REJECTS_SCHEMA
+from .seal import check_seal
 from .writer import json_text, ledger_checksum, summary_checksum
 
 
@@ -26,9 +30,12 @@ def verify_dataset(root: str, on_unit: Callable[[int, int], None] | None = None)
     totals = {"sequences": 0, "tokens": 0}
     counted = True  # every unit's counts known: from its files, or from its intact ledger entry
     names = store.list(LEDGER_DIR, ".json")
-    for done, (found, counts) in enumerate(ordered_map(lambda n: _verify_unit(store, n), names), 1):
+    entry_sha256: dict[str, str] = {}
+    for done, (name, found, counts, sha) in enumerate(ordered_map(lambda n: (n, *_verify_unit(store, n)), names), 1):
         problems += found
         counted = counted and counts is not None
+        if sha is not None:
+            entry_sha256[name] = sha
         for key in totals:
             totals[key] += (counts or {}).get(key, 0)
         if on_unit:
@@ -39,25 +46,36 @@ def verify_dataset(root: str, on_unit: Callable[[int, int], None] | None = None)
     # mismatch: the totals are compared only where every unit could be counted.
     if summary is not None and counted:
         for key in ("sequences", "tokens"):
-            want = summary.get("totals", {}).get(key)
+            totals_of = summary.get("totals")
+            want = totals_of.get(key) if isinstance(totals_of, dict) else None
             if want is not None and want != totals[key]:
                 problems.append(f"{DATASET_FILE}: totals.{key} = {want}, ledger says {totals[key]}")
+    problems += check_seal(store, entry_sha256)
     return problems
 
 
-def _verify_unit(store, name: str) -> tuple[list[str], dict[str, int] | None]:
-    """One ledger entry and its files: (problems, the sequences and tokens its files hold; where a
-    file is damaged, what its intact ledger entry says; None when the entry itself is damaged)."""
+def _verify_unit(store, name: str) -> tuple[list[str], dict[str, int] | None, str | None]:
+    """One ledger entry and its files: (problems; the sequences and tokens its files hold, where a
+    file is damaged what its intact ledger entry says, None when the entry itself is damaged; the
+    sha256 of the entry's bytes, for the seal)."""
     rel = f"{LEDGER_DIR}/{name}"
     try:
-        text = store.read_text(rel)
+        data = store.read_bytes(rel)
+    except FileNotFoundError:
+        return [f"{rel}: disappeared while verifying"], None, None
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        text = data.decode("utf-8")
         entry = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return [f"{rel}: not valid JSON ({exc})"], None
-    if not isinstance(entry, dict) or entry.get("checksum") != ledger_checksum(entry):
-        return [f"{rel}: ledger checksum mismatch (entry altered)"], None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        return [f"{rel}: not valid JSON ({exc})"], None, sha
+    shape = entry_problems(entry, rel, name)
+    if shape:
+        return shape, None, sha
+    if entry.get("checksum") != ledger_checksum(entry):
+        return [f"{rel}: ledger checksum mismatch (entry altered)"], None, sha
     if text != json_text(entry):  # e.g. whitespace changed: same entry, altered file
-        return [f"{rel}: bytes differ from the entry's written form (file altered)"], None
+        return [f"{rel}: bytes differ from the entry's written form (file altered)"], None, sha
     unit = entry["unit"]
     problems: list[str] = []
     blobs: dict[str, bytes] = {}
@@ -72,9 +90,9 @@ def _verify_unit(store, name: str) -> tuple[list[str], dict[str, int] | None]:
             continue
         blobs[kind] = data
     if len(blobs) != 3:
-        return problems, {key: int(entry["counts"][key]) for key in ("sequences", "tokens")}
+        return problems, {key: int(entry["counts"][key]) for key in ("sequences", "tokens")}, sha
     counts = {"sequences": 0, "tokens": 0}
-    return problems + _check_unit(entry, blobs, counts), counts
+    return problems + _check_unit(entry, blobs, counts), counts, sha
 
 
 def _read_summary(store) -> tuple[dict | None, list[str]]:
