@@ -331,7 +331,7 @@ def make_corpus(root: Path, seed: int = 0) -> tuple[list[Kind], dict[str, Any]]:
              "category": "synthetic_3d", "task": "orbit", "sequencer": {"plugin": "orbit"}},
             {"name": "coco", "plugin": "coco", "category": "annotated_images", "task": "coco_boxes",
              "params": {"images": str(root / "coco" / "images"),
-                        "annotations": [str(root / "coco" / "annotations" / n) for n in ("instances.json", "no_images.json", "not_json.json")],
+                        "annotations": [str(root / "coco" / "annotations" / n) for n in ("instances.json", "keypoints.json", "no_images.json", "not_json.json")],
                         "kind": "all"},
              "renderers": [{"plugin": "coco_boxes"}], "sequencer": PAIRS_1},
             {"name": "pairs", "plugin": "paired", "params": {"pairs_file": str(root / "paired" / "pairs.csv")},

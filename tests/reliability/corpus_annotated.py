@@ -55,10 +55,20 @@ def make_coco(base: Path, rng: np.random.Generator) -> list[Kind]:
         {"id": 16, "image_id": 5, "category_id": 1, "bbox": [1, 1, 5, 5]},  # of the entry without file_name
         {"id": 17, "image_id": 6, "category_id": 1, "bbox": [1, 1, 5, 5]},
         {"id": 18, "image_id": 7, "category_id": 1, "bbox": [5, 5, 20, 20], "iscrowd": 0},
+        {"id": 1, "image_id": 1, "category_id": 1, "bbox": [40, 30, 10, 10], "iscrowd": 0},  # id 1 again
     ]
     (base / "annotations").mkdir()
     cats = [{"id": 1, "name": "person"}]
+    images.append({"id": 1, "file_name": "0001_again.jpg", "width": 80, "height": 60})  # image id 1 again
+    dup_ann, dup_img = len(anns) - 1, len(images) - 1
     (base / "annotations" / "instances.json").write_text(json.dumps({"images": images, "annotations": anns, "categories": cats}))
+    # A second file merged by id, as person_keypoints is with instances: annotation 3 again with the
+    # same fields plus keypoints (merged), annotation 2 again with another box (a conflict)
+    kp = [0.0] * 51
+    kp[0:3] = [10.0, 10.0, 2]
+    extra = [{**anns[2], "keypoints": kp, "num_keypoints": 1}, {**anns[1], "bbox": [6, 6, 20, 20]}]
+    (base / "annotations" / "keypoints.json").write_text(
+        json.dumps({"images": images[:3], "annotations": extra, "categories": cats + [{"id": 1, "name": "human"}]}))
     (base / "annotations" / "no_images.json").write_text(json.dumps({"annotations": [], "categories": cats}))
     (base / "annotations" / "not_json.json").write_text('{"images": [')
     return [
@@ -83,6 +93,18 @@ def make_coco(base: Path, rng: np.random.Generator) -> list[Kind]:
              note="file_name \\ud800 in the JSON: no file can have that name; rejected alone"),
         Kind("coco_file_name_link_out", src, "link_out.jpg", "reject", "link_outside_input",
              note="file_name names a symlink in the images folder that leads out of it (before: read)"),
+        Kind("coco_annotation_of_missing_file", src, "annotation/4", "reject", "image_rejected",
+             note="a good box on the image whose file is missing (before: vanished with it)"),
+        Kind("coco_annotation_of_escaping_file", src, "annotation/17", "reject", "image_rejected",
+             note="a good box on the image whose file_name leaves the folder"),
+        Kind("coco_duplicate_annotation_id", src, f"instances.json:annotations[{dup_ann}]", "reject", "duplicate_annotation_id",
+             note="annotation id 1 a second time in one file, another box (before: silently overwrote the first)"),
+        Kind("coco_duplicate_image_id", src, f"instances.json:images[{dup_img}]", "reject", "duplicate_image_id",
+             note="image id 1 a second time, another file_name (before: overwrote the first entry)"),
+        Kind("coco_conflicting_annotation_across_files", src, "keypoints.json:annotations[1]", "reject",
+             "conflicting_annotation", note="annotation 2 in a second file with another bbox (before: overwrote it)"),
+        Kind("coco_conflicting_category", src, "keypoints.json:categories[1]", "reject", "conflicting_category",
+             note="category 1 named 'human' after 'person'"),
         Kind("coco_image_file_missing", src, "not_on_disk.jpg", "reject", "unreadable_file", note="listed image, no file"),
         Kind("coco_keypoints_outside", src, "annotation/12", "reject", "keypoint_outside_image", note="visible keypoint at x=500"),
         Kind("coco_negative_box", src, "annotation/13", "reject", "bad_bbox", note="bbox width -10"),
@@ -169,10 +191,19 @@ def make_ava(base: Path, rng: np.random.Generator) -> list[Kind]:
     make_ava(base, rng, videos=1, seconds=6, fps=5.0)
     with open(base / "ava" / "annotations.csv", "a", newline="") as f:
         csv.writer(f).writerow(["sample00ava", "3", "0.1", "0.1", "0.5"])  # 5 fields
-    n_lines = len((base / "ava" / "annotations.csv").read_text().splitlines())
+    lines = (base / "ava" / "annotations.csv").read_text().splitlines()
+    n_lines = len(lines)
+    first = next(csv.reader([lines[0]]))  # video, t, x1, y1, x2, y2, action, person
+    with open(base / "ava" / "annotations.csv", "a", newline="") as f:
+        csv.writer(f).writerow(first)  # the same row again
+        csv.writer(f).writerow([*first[:2], "0.0", "0.0", "0.05", "0.05", *first[6:]])  # same person and time, another box
     return [
         Kind("ava_control", src, "sample00ava", "accept", note="control"),
         Kind("ava_missing_video", src, "no_such_video", "reject", "missing_video", note="CSV rows for a video not there"),
         Kind("ava_row_not_a_number", src, f"annotations.csv:{n_lines - 1}", "reject", "bad_csv_row", note="timestamp 'three'"),
         Kind("ava_row_too_short", src, f"annotations.csv:{n_lines}", "reject", "bad_csv_row", note="5 fields"),
+        Kind("ava_duplicate_row", src, f"annotations.csv:{n_lines + 1}", "reject", "duplicate_annotation",
+             note="the first row again: same person, time, box and action"),
+        Kind("ava_conflicting_box", src, f"annotations.csv:{n_lines + 2}", "reject", "conflicting_annotation",
+             note="the first row's person and time with another box (before: dropped without a word)"),
     ]

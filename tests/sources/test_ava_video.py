@@ -87,3 +87,21 @@ def test_passes_the_plugin_conformance_suite(tmp_path):
     from uvd_pipeline.testing import check_source
 
     check_source(AvaVideoSource, tmp_dir=tmp_path, fresh_process=False)
+
+
+def test_repeated_and_conflicting_rows_are_rejected_never_merged_over():
+    text = "\n".join([
+        "v,3,0.1,0.1,0.5,0.5,12,0",
+        "v,3,0.1,0.1,0.5,0.5,79,0",  # the same person doing a second thing: merged
+        "v,3,0.1,0.1,0.5,0.5,12,0",  # the same row again
+        "v,3,0.2,0.2,0.6,0.6,12,0",  # person 0 at t=3 with another box
+        "v,3,0.1,0.1,0.5,0.5,12",  # no person column: two people told apart by their boxes
+        "v,3,0.6,0.6,0.9,0.9,12",
+    ]) + "\n"
+    videos, bad = parse_ava_rows(text, "a.csv")
+    people = videos["v"][3.0]
+    assert people[0] == {"box": [0.1, 0.1, 0.5, 0.5], "actions": [12, 79]}
+    assert people[-1]["box"] == [0.1, 0.1, 0.5, 0.5] and people[-2]["box"] == [0.6, 0.6, 0.9, 0.9]
+    assert [(b["record"], b["reason"]) for b in bad] == [
+        ("a.csv:3", "duplicate_annotation"), ("a.csv:4", "conflicting_annotation")]
+    assert "box [0.2, 0.2, 0.6, 0.6], an earlier row gives [0.1, 0.1, 0.5, 0.5]" in bad[1]["detail"]

@@ -37,8 +37,11 @@ def test_every_deliberately_bad_record_is_a_reject_with_its_reason(coco):
     assert collections.Counter(reasons.values()) == {
         "missing_field": 1, "bad_polygon": 1, "bad_bbox": 1, "bad_rle": 1, "unknown_image": 1,
         "unknown_category": 1, "keypoint_outside_image": 1, "unreadable_file": 1,
+        "image_rejected": 1,  # the valid annotation of missing_file.jpg: a record too
     }
     assert reasons["missing_file.jpg"] == "unreadable_file"
+    lost = next(r for r in rejects if r.reason == "image_rejected")
+    assert lost.record.startswith("annotation/") and "missing_file.jpg" in lost.detail and "unreadable_file" in lost.detail
     assert all(r.detail for r in rejects)
     kp = next(r for r in rejects if r.reason == "keypoint_outside_image")
     assert "keypoint 9" in kp.detail and "000000000003.jpg" in kp.detail
@@ -128,7 +131,8 @@ def test_broken_files_and_entries_become_rejects_not_crashes(tmp_path):
         "good.json:annotations[5]": "missing_field",
         "annotation/2": "bbox_outside_image", "annotation/3": "category_out_of_palette",
         "annotation/4": "bad_keypoints", "annotation/5": "bad_bbox",
-        "b.jpg": "size_mismatch", "d.jpg": "missing_field", "annotation/7": "bad_image_entry",
+        "b.jpg": "size_mismatch", "annotation/6": "image_rejected",  # b.jpg's good box: a record too
+        "d.jpg": "missing_field", "annotation/7": "bad_image_entry",
         "image/5": "duplicate_file_name",
     }
     assert [i.record for i in items] == ["a.jpg"] and [a["id"] for a in items[0].meta["annotations"]] == [1]

@@ -41,7 +41,10 @@ class AvaParams(AnnotatedClipParams):
 
 
 def parse_ava_rows(text: str, origin: str) -> tuple[dict[str, dict[float, dict[int, dict]]], list[dict[str, str]]]:
-    """video -> timestamp -> person -> {"box", "actions"}; and the rows that could not be read."""
+    """video -> timestamp -> person -> {"box", "actions"}; and the rows that could not be used, each
+    with its reason: unreadable (`bad_csv_row`), a person given a second box at one timestamp
+    (`conflicting_annotation`: never an overwrite), the same person, box and action again
+    (`duplicate_annotation`). Rows without a person id (7 fields) are told apart by their box."""
     videos: dict[str, dict[float, dict[int, dict]]] = {}
     bad = []
     try:
@@ -64,8 +67,18 @@ def parse_ava_rows(text: str, origin: str) -> tuple[dict[str, dict[float, dict[i
             bad.append({"record": f"{origin}:{line_no}", "detail": f"{origin} line {line_no}: {exc}: {row!r}"})
             continue
         people = videos.setdefault(row[0], {}).setdefault(t, {})
+        if person == -1:  # no person column: one person per distinct box, numbered -1, -2, ...
+            person = next((k for k, e in people.items() if k < 0 and e["box"] == box), -1 - sum(k < 0 for k in people))
         entry = people.setdefault(person, {"box": box, "actions": []})
-        entry["actions"].append(action)
+        where = f"{origin} line {line_no}: person {person} at {row[1]}"
+        if entry["box"] != box:
+            bad.append({"record": f"{origin}:{line_no}", "reason": "conflicting_annotation",
+                        "detail": f"{where}: box {box}, an earlier row gives {entry['box']}"})
+        elif action in entry["actions"]:
+            bad.append({"record": f"{origin}:{line_no}", "reason": "duplicate_annotation",
+                        "detail": f"{where}: action {action} is listed twice"})
+        else:
+            entry["actions"].append(action)
     return videos, bad
 
 
@@ -102,7 +115,7 @@ class AvaVideoSource(_AnnotatedVideoSource):
 
     def read(self, unit: WorkUnit) -> Iterator[Item | Reject]:
         for row in unit.payload["bad_rows"]:
-            yield Reject(row["record"], "bad_csv_row", row["detail"])
+            yield Reject(row["record"], row.get("reason", "bad_csv_row"), row["detail"])
         for v in unit.payload["videos"]:
             if v["file"] is None:
                 yield Reject(

@@ -22,10 +22,8 @@ per-image segments_info and a folder of PNGs with segment ids, for the `coco_pan
 from __future__ import annotations
 
 import json
-import math
 import posixpath
 from collections.abc import Iterator
-from numbers import Real
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,6 +34,7 @@ from ..renderers.palette import PALETTE_SIZE
 from ..stages import Source
 from ..storage import filesystem, full_path, in_units, join, read_bytes
 from ..types import Item, Reject, WorkUnit
+from .coco_files import collect, is_int, is_num, problem
 from .image_folder import read_image_file
 
 Kind = Literal["all", "boxes", "keypoints", "segmentation"]
@@ -56,21 +55,6 @@ class CocoParams(BaseModel):
     max_images: int | None = Field(default=None, ge=1, description="read only the first N listed images")
 
 
-def _problem(record: str, reason: str, detail: str) -> dict[str, str]:
-    return {"record": record, "reason": reason, "detail": detail}
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v: Any) -> bool:
-    try:
-        return isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(float(v))
-    except OverflowError:  # an integer beyond float range
-        return False
-
-
 def _has_kind(ann: dict, kind: str) -> bool:
     if kind == "boxes":
         return "bbox" in ann
@@ -78,54 +62,8 @@ def _has_kind(ann: dict, kind: str) -> bool:
         return "segmentation" in ann
     if kind == "keypoints":
         kp = ann.get("keypoints")
-        return isinstance(kp, list) and any(_is_num(v) and v > 0 for v in kp[2::3])
+        return isinstance(kp, list) and any(is_num(v) and v > 0 for v in kp[2::3])
     return True
-
-
-class _Collected:
-    """What planning gathers from the JSON files."""
-
-    def __init__(self) -> None:
-        self.images: dict[int, dict] = {}
-        self.categories: dict[int, str] = {}
-        self.annotations: dict[int, dict] = {}
-        self.problems: list[dict[str, str]] = []
-
-
-def _collect(paths: list[str]) -> _Collected:
-    got = _Collected()
-    for path in paths:
-        name = posixpath.basename(path.rstrip("/"))
-        try:
-            data = json.loads(read_bytes(path))
-        except (OSError, ValueError, RecursionError) as exc:  # RecursionError: nested too deep
-            got.problems.append(_problem(name, "bad_coco_file", f"{path}: {type(exc).__name__}: {exc}"))
-            continue
-        missing = [k for k in ("images", "annotations", "categories") if not isinstance(data, dict) or not isinstance(data.get(k), list)]
-        if missing:
-            got.problems.append(_problem(name, "missing_field", f"{path}: no {missing} list at the top level"))
-            continue
-        for i, cat in enumerate(data["categories"]):
-            if not isinstance(cat, dict) or not _is_int(cat.get("id")) or not isinstance(cat.get("name"), str):
-                got.problems.append(_problem(f"{name}:categories[{i}]", "missing_field", "a category needs int 'id' and str 'name'"))
-            else:
-                got.categories[cat["id"]] = cat["name"]
-        for i, img in enumerate(data["images"]):
-            if not isinstance(img, dict) or not _is_int(img.get("id")):
-                got.problems.append(_problem(f"{name}:images[{i}]", "missing_field", "an image entry needs an int 'id'"))
-            else:
-                got.images.setdefault(img["id"], {}).update(img)
-        for i, ann in enumerate(data["annotations"]):
-            if not isinstance(ann, dict) or not _is_int(ann.get("id")) or not _is_int(ann.get("image_id")):
-                got.problems.append(_problem(f"{name}:annotations[{i}]", "missing_field", "an annotation needs int 'id' and 'image_id'"))
-                continue
-            prev = got.annotations.get(ann["id"])
-            if prev is not None and prev["image_id"] != ann["image_id"]:
-                got.problems.append(_problem(f"annotation/{ann['id']}", "conflicting_annotation",
-                                             f"{path}: id {ann['id']} names image {ann['image_id']}, elsewhere {prev['image_id']}"))
-                continue
-            got.annotations.setdefault(ann["id"], {}).update(ann)
-    return got
 
 
 class CocoSource(Source):
@@ -133,13 +71,13 @@ class CocoSource(Source):
 
     def units(self) -> list[dict[str, Any]]:
         p = self.params
-        got = _collect(p.annotations)
+        got = collect(p.annotations)
         by_image: dict[int, list[dict]] = {}
         keep = set(FIELDS[p.kind]) | {"id", "image_id", "category_id", "iscrowd"}
         for ann_id in sorted(got.annotations):
             ann = got.annotations[ann_id]
             if ann["image_id"] not in got.images:
-                got.problems.append(_problem(f"annotation/{ann_id}", "unknown_image", f"image_id {ann['image_id']} is not in the images list"))
+                got.problems.append(problem(f"annotation/{ann_id}", "unknown_image", f"image_id {ann['image_id']} is not in the images list"))
                 continue
             if _has_kind(ann, p.kind):
                 by_image.setdefault(ann["image_id"], []).append({k: v for k, v in ann.items() if k in keep})
@@ -147,7 +85,9 @@ class CocoSource(Source):
         for i in sorted(got.images):
             name = got.images[i].get("file_name")
             if isinstance(name, str) and name in names:  # records must be unique: one image per file
-                got.problems.append(_problem(f"image/{i}", "duplicate_file_name", f"{name!r} is named by an earlier image id"))
+                got.problems.append(problem(f"image/{i}", "duplicate_file_name", f"{name!r} is named by an earlier image id"))
+                got.problems += [problem(f"annotation/{a['id']}", "image_rejected", f"its image {i} names the file {name!r} "
+                                         "of an earlier image") for a in by_image.get(i, [])]
                 continue
             if isinstance(name, str):  # another type is rejected when read (missing_field)
                 names.add(name)
@@ -206,6 +146,8 @@ class CocoSource(Source):
         got = _load_image(root, img, record)
         if isinstance(got, Reject):
             yield got
+            for ann in valid:  # the image's annotations are records too: none disappears with it
+                yield Reject(f"annotation/{ann['id']}", "image_rejected", f"its image {record} was rejected ({got.reason})")
             return
         if kind != "all" and not valid:
             n = len(entry["annotations"])
@@ -230,7 +172,7 @@ def _fails_checks(ann: dict, kind: str, categories: dict[int, str], width: int, 
 
 def _usable_entry(img: dict) -> bool:
     w, h = img.get("width"), img.get("height")
-    return isinstance(img.get("file_name"), str) and _is_int(w) and _is_int(h) and w > 0 and h > 0
+    return isinstance(img.get("file_name"), str) and is_int(w) and is_int(h) and w > 0 and h > 0
 
 
 def _load_image(root: str, img: dict, record: str) -> Item | Reject:
@@ -252,7 +194,7 @@ def check_annotation(ann: dict, kind: str, categories: dict[int, str], width: in
     cat = ann.get("category_id")
     if cat is None:
         raise BadInput("missing_field", f"annotation {ann['id']} has no 'category_id'")
-    if not _is_int(cat) or cat not in categories:
+    if not is_int(cat) or cat not in categories:
         raise BadInput("unknown_category", f"annotation {ann['id']}: category_id {cat!r} is not in the categories list")
     crowd = ann.get("iscrowd", 0)
     if crowd not in (0, 1):
@@ -269,13 +211,13 @@ def check_annotation(ann: dict, kind: str, categories: dict[int, str], width: in
         if cat >= PALETTE_SIZE:
             raise BadInput("category_out_of_palette", f"{where}: category {cat} has no colour in the {PALETTE_SIZE}-colour palette")
         out["segmentation"] = check_segmentation(ann["segmentation"], width, height, where)
-    if _is_num(ann.get("area")):
+    if is_num(ann.get("area")):
         out["area"] = float(ann["area"])
     return out
 
 
 def _check_bbox(bbox: Any, width: int, height: int, where: str) -> list[float]:
-    if not isinstance(bbox, list) or len(bbox) != 4 or not all(_is_num(v) for v in bbox):
+    if not isinstance(bbox, list) or len(bbox) != 4 or not all(is_num(v) for v in bbox):
         raise BadInput("bad_bbox", f"{where}: bbox must be 4 finite numbers [x, y, w, h], got {bbox!r}")
     x, y, bw, bh = (float(v) for v in bbox)
     if bw <= 0 or bh <= 0:
@@ -286,7 +228,7 @@ def _check_bbox(bbox: Any, width: int, height: int, where: str) -> list[float]:
 
 
 def _check_keypoints(kp: Any, width: int, height: int, where: str) -> list[float]:
-    if not isinstance(kp, list) or len(kp) != 51 or not all(_is_num(v) for v in kp):
+    if not isinstance(kp, list) or len(kp) != 51 or not all(is_num(v) for v in kp):
         n = len(kp) if isinstance(kp, list) else type(kp).__name__
         raise BadInput("bad_keypoints", f"{where}: keypoints must be 17 x (x, y, v) finite numbers, got {n}")
     for j in range(17):
@@ -322,20 +264,24 @@ class CocoPanopticSource(Source):
         try:
             data = json.loads(read_bytes(p.panoptic))
         except (OSError, ValueError) as exc:
-            data, problems = {}, [_problem(name, "bad_coco_file", f"{p.panoptic}: {type(exc).__name__}: {exc}")]
+            data, problems = {}, [problem(name, "bad_coco_file", f"{p.panoptic}: {type(exc).__name__}: {exc}")]
         if data and not all(isinstance(data.get(k), list) for k in ("images", "annotations", "categories")):
-            data, problems = {}, [_problem(name, "missing_field", f"{p.panoptic}: needs images, annotations, categories lists")]
-        images = {img["id"]: img for img in data.get("images", []) if isinstance(img, dict) and _is_int(img.get("id"))}
-        categories = {str(c["id"]): c.get("name", "") for c in data.get("categories", []) if isinstance(c, dict) and _is_int(c.get("id"))}
-        entries = []
+            data, problems = {}, [problem(name, "missing_field", f"{p.panoptic}: needs images, annotations, categories lists")]
+        images = {img["id"]: img for img in data.get("images", []) if isinstance(img, dict) and is_int(img.get("id"))}
+        categories = {str(c["id"]): c.get("name", "") for c in data.get("categories", []) if isinstance(c, dict) and is_int(c.get("id"))}
+        entries, annotated = [], {}
         for i, ann in enumerate(data.get("annotations", [])):
-            ok = isinstance(ann, dict) and _is_int(ann.get("image_id")) and isinstance(ann.get("file_name"), str) \
+            ok = isinstance(ann, dict) and is_int(ann.get("image_id")) and isinstance(ann.get("file_name"), str) \
                 and isinstance(ann.get("segments_info"), list)
             if not ok:
-                problems.append(_problem(f"{name}:annotations[{i}]", "missing_field", "needs int image_id, str file_name, list segments_info"))
+                problems.append(problem(f"{name}:annotations[{i}]", "missing_field", "needs int image_id, str file_name, list segments_info"))
             elif ann["image_id"] not in images:
-                problems.append(_problem(f"{name}:annotations[{i}]", "unknown_image", f"image_id {ann['image_id']} is not in the images list"))
+                problems.append(problem(f"{name}:annotations[{i}]", "unknown_image", f"image_id {ann['image_id']} is not in the images list"))
+            elif ann["image_id"] in annotated:
+                problems.append(problem(f"{name}:annotations[{i}]", "duplicate_annotation", f"image {ann['image_id']} has "
+                                        f"an earlier annotation entry (annotations[{annotated[ann['image_id']]}])"))
             else:
+                annotated[ann["image_id"]] = i
                 entries.append({"image": images[ann["image_id"]], "png": ann["file_name"], "segments": ann["segments_info"]})
         entries.sort(key=lambda e: e["image"]["id"])
         entries = entries[: p.max_images] if p.max_images else entries
@@ -374,6 +320,8 @@ class CocoPanopticSource(Source):
             for k, (seg, (rec, bad)) in enumerate(zip(entry["segments"], _segment_verdicts(img, entry, set(categories)))):
                 if bad == "missing_field":
                     yield Reject(rec, bad, f"{entry['png']}: segment {k} needs positive int 'id' and int 'category_id'")
+                elif bad == "duplicate_segment_id":
+                    yield Reject(rec, bad, f"{entry['png']}: segment id {seg['id']} is listed twice")
                 elif bad:
                     yield Reject(rec, bad, f"{entry['png']}: category {seg['category_id']} is not listed or has no palette colour")
                 else:
@@ -382,6 +330,8 @@ class CocoPanopticSource(Source):
             got = _load_image(pay["root"], img, record)
             if isinstance(got, Reject):
                 yield got
+                for seg in segments:  # its segments are records too
+                    yield Reject(f"segment/{img['id']}/{seg['id']}", "image_rejected", f"its image {record} was rejected ({got.reason})")
                 continue
             got.meta = {"image_id": img["id"], "file_name": img["file_name"], "width": img["width"], "height": img["height"],
                         "panoptic": {"file": join(pay["masks"], entry["png"]), "segments": segments}}
@@ -389,11 +339,17 @@ class CocoPanopticSource(Source):
 
 
 def _segment_verdicts(img: dict, entry: dict, categories: set[int]) -> list[tuple[str, str]]:
-    """(record, reject reason or "") of each panoptic segment of an image entry."""
-    out = []
+    """(record, reject reason or "") of each panoptic segment of an image entry; a segment id listed
+    again is rejected under its position (`<png>:segments_info[k]`), never merged."""
+    out, seen = [], set()
     for k, seg in enumerate(entry["segments"]):
         sid, cat = (seg.get("id"), seg.get("category_id")) if isinstance(seg, dict) else (None, None)
-        bad = "missing_field" if not _is_int(sid) or sid <= 0 or not _is_int(cat) else \
+        record = f"segment/{img['id']}/{sid if is_int(sid) else k}"
+        if record in seen:
+            out.append((f"{entry['png']}:segments_info[{k}]", "duplicate_segment_id"))
+            continue
+        seen.add(record)
+        bad = "missing_field" if not is_int(sid) or sid <= 0 or not is_int(cat) else \
             "unknown_category" if cat not in categories or cat >= PALETTE_SIZE else ""
-        out.append((f"segment/{img['id']}/{sid if _is_int(sid) else k}", bad))
+        out.append((record, bad))
     return out
