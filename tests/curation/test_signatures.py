@@ -105,3 +105,20 @@ def test_shrink_never_enlarges() -> None:
     small = np.zeros((50, 80, 3), np.uint8)
     assert shrink(small).shape == small.shape
     assert min(shrink(np.zeros((1000, 700, 3), np.uint8)).shape[:2]) == SIGNATURE_SIDE
+
+
+def test_a_file_name_that_is_not_utf8_is_signed_under_the_builds_escaped_name(tmp_path) -> None:
+    import os
+
+    from uvd_pipeline.storage.names import escape_name
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    raw = os.fsencode(str(folder)) + b"/caf\xe9.jpg"  # a Latin-1 byte: not UTF-8
+    with open(raw, "wb") as f:
+        f.write(jpeg(skimage_data.coffee()))
+    source = registry.create_source("image_folder", {"path": str(folder)}, 0)
+    unit = WorkUnit("u-000000", "web", 0, source.units()[0])
+    table = signature_table(sight_unit(source, unit)[0], [])
+    (record,) = table.column("record").to_pylist()
+    assert record == escape_name(os.fsdecode(b"caf\xe9.jpg")) and record.isprintable()

@@ -26,6 +26,7 @@ from ..errors import BadInput
 from ..ids import canonical_json
 from ..images import reduced_decoding
 from ..stages import Source
+from ..storage.names import escape_name
 from ..types import Item, Reject, WorkUnit
 
 SIGNATURE_VERSION = "1"
@@ -115,6 +116,7 @@ def sight_unit(source: Source, unit: WorkUnit, side: int = SIGNATURE_SIDE) -> tu
     records: set[str] = set()
     with reduced_decoding(side) as log:
         for got in source.read(unit):
+            got.record = escape_name(got.record)  # as the build names it (storage/names.py)
             records.add(got.record)
             if isinstance(got, Reject) or not isinstance(got, Item):
                 log.clear()
