@@ -99,3 +99,48 @@ def test_the_audit_reports_it_without_loading_the_whole_manifest(tmp_path_factor
 
     page = render_html(report, Dataset(str(out)))
     assert '<span class="out">near-duplicates test/train:</span> 2 of 3 test records' in page
+
+
+def synthetic_sides(rng: np.random.Generator, unit: int, n: int, prefix: str, base: np.ndarray | None = None):
+    """A unit's signature rows: random hashes, some near copies of `base` (1..6 flipped bits), some
+    copies of one blank hash and of one image id."""
+    from uvd_pipeline.audit.leaks import _Side
+
+    h = rng.integers(0, 2**63, n, dtype=np.int64).astype(np.uint64) * np.uint64(2) + rng.integers(0, 2, n).astype(np.uint64)
+    ids = np.array([f"{prefix}{unit}-{k}" for k in range(n)], dtype=object)
+    if base is not None:
+        for k in range(0, n, 7):  # near copies
+            flips = rng.choice(64, int(rng.integers(1, 7)), replace=False)
+            h[k] = base[k % len(base)] ^ np.uint64(sum(1 << int(b) for b in flips))
+        for k in range(3, n, 11):  # the same image bytes as a base row
+            ids[k], h[k] = f"t0-{k % len(base)}", base[k % len(base)]
+    h[1::13] = np.uint64(0x8000000000000000)  # many copies of one blank image
+    return _Side(unit, f"s{unit % 2}", f"{prefix}-{unit:06d}", np.array([f"r{k // 2}" for k in range(n)], dtype=object), ids, h)
+
+
+def test_the_join_equals_all_pairs_on_synthetic_rows_with_degenerate_hashes():
+    from uvd_pipeline.audit.leaks import SplitLeaks, _join_chunk
+
+    rng = np.random.default_rng(3)
+    test = [synthetic_sides(rng, 0, 300, "t")]
+    test[0].image_ids = np.array([f"t0-{k}" for k in range(300)], dtype=object)
+    trains = [synthetic_sides(rng, u, 400, "u", base=test[0].phash) for u in range(1, 5)]
+    for threshold in (0, 3, 5):
+        out = SplitLeaks(True, threshold)
+        _join_chunk(iter(trains), test, threshold, 97, out, examples=1000)
+        leaking, exact, matched = set(), set(), 0
+        for tr in trains:
+            d = np.bitwise_count(test[0].phash[:, None] ^ tr.phash[None, :])
+            same = test[0].image_ids[:, None] == tr.image_ids[None, :]
+            ok = (d <= threshold) | same
+            leaking |= set(test[0].records[ok.any(1)])
+            exact |= set(test[0].records[same.any(1)])
+            matched += len(set(tr.records[ok.any(0)]))
+        assert (out.leaking_test_records, out.exact_test_records, out.train_records_matched) == \
+            (len(leaking), len(exact), matched), threshold
+        for e in out.examples:  # each example's twin is its closest training row (ties: first unit, first row)
+            rows = np.flatnonzero(test[0].records == e["test_record"])
+            best = min((0 if test[0].image_ids[r] == tr.image_ids[j] else int(d), tr.unit, j)
+                       for tr in trains for r in rows for j, d in enumerate(np.bitwise_count(test[0].phash[r] ^ tr.phash))
+                       if d <= threshold or test[0].image_ids[r] == tr.image_ids[j])
+            assert e["distance"] == best[0], e

@@ -15,7 +15,7 @@ each further chunk costs one more pass over the training units.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,7 +71,8 @@ def split_leaks_by_signature(ds: Dataset, threshold: int, chunk_rows: int = CHUN
     missing: set[str] = set()
     for chunk in _test_chunks(ds, chunk_rows, missing):
         out.chunks += 1
-        _join_chunk(ds, chunk, threshold, max_pairs, out, examples)
+        trains = (train for _, train in _sides(ds) if train is not None)
+        _join_chunk(trains, chunk, threshold, max_pairs, out, examples)
     out.units_without_signatures = len(missing)
     if not out.chunks:
         out.note = "no test sequence has signatures (no test split, or its sources are in skip_sources)"
@@ -122,32 +123,59 @@ def _test_chunks(ds: Dataset, chunk_rows: int, missing: set[str]) -> Iterator[li
         yield chunk
 
 
+class _Best:
+    """Per group of identical test rows, its closest training row so far: smallest (distance,
+    unit, row), so the choice does not depend on the order the pairs are found in."""
+
+    def __init__(self, n: int) -> None:
+        self.dist = np.full(n, 255, np.int16)
+        self.unit = np.full(n, np.iinfo(np.int64).max, np.int64)
+        self.row = np.zeros(n, np.int64)
+        self.name: dict[int, tuple[str, str, str]] = {}  # group -> (source, unit, record) of that twin
+
+    def keep(self, train: _Side, g: np.ndarray, j: np.ndarray, dist: np.ndarray) -> None:
+        if not len(g):
+            return
+        order = np.lexsort((j, dist, g))
+        g, j, dist = g[order], j[order], dist[order]
+        first = np.r_[True, g[1:] != g[:-1]]
+        for a, b, d in zip(g[first], j[first], dist[first]):
+            if (d, train.unit, b) < (self.dist[a], self.unit[a], self.row[a]):
+                self.dist[a], self.unit[a], self.row[a] = d, train.unit, b
+                self.name[int(a)] = (train.source, train.unit_id, str(train.records[b]))
+
+
 class _Index:
-    """A test chunk: its rows, and per band table the rows sorted by key."""
+    """A test chunk: its rows, grouped by identical hash (band tables over the distinct hashes,
+    so a thousand copies of one blank image cost one comparison, not a thousand) and by image id."""
 
     def __init__(self, sides: list[_Side], threshold: int) -> None:
         self.sides = sides
-        self.phash = np.concatenate([s.phash for s in sides])
+        phash = np.concatenate([s.phash for s in sides])
         self.image_ids = np.concatenate([s.image_ids for s in sides])
         self.side_of = np.repeat(np.arange(len(sides)), [len(s.phash) for s in sides])
         self.record_key = np.concatenate([[f"{s.unit_id}\0{r}" for r in s.records] for s in sides])
-        self.layout = BandLayout(threshold, choose_m(len(self.phash), threshold))
+        self.hashes, self.hash_group = np.unique(phash, return_inverse=True)
+        self.layout = BandLayout(threshold, choose_m(len(self.hashes), threshold))
         self.tables = []
         for t in range(len(self.layout.tables)):
-            keys = self.layout.keys(self.layout.permuted(self.phash, t), t)
+            keys = self.layout.keys(self.layout.permuted(self.hashes, t), t)
             order = np.argsort(keys, kind="stable")
             self.tables.append((keys[order], order))
-        ids = pa.array(self.image_ids.tolist(), pa.string())
-        self.unique_ids = pc.unique(ids)
-        groups = pc.index_in(ids, value_set=self.unique_ids).to_numpy()
-        order = np.argsort(groups, kind="stable")
-        self.id_table = (groups[order].astype(np.int64), order)
-        n = len(self.phash)
-        self.best = np.full(n, 255, np.int16)  # per test row: (distance, train unit, train row) of its closest twin
-        self.best_unit = np.full(n, np.iinfo(np.int64).max, np.int64)
-        self.best_row = np.zeros(n, np.int64)
-        self.best_name: dict[int, tuple[str, str, str]] = {}  # test row -> (source, unit, record) of that twin
-        self.exact = np.zeros(n, bool)  # test rows with a training row of the same image id
+        self.unique_ids = pc.unique(pa.array(self.image_ids.tolist(), pa.string()))
+        self.id_group = pc.index_in(pa.array(self.image_ids.tolist(), pa.string()), value_set=self.unique_ids).to_numpy()
+        self.by_hash = _Best(len(self.hashes))
+        self.by_id = _Best(len(self.unique_ids))  # distance 0: the same image
+
+    def rows_best(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[str, str, str] | None]]:
+        """Per test row: (distance, unit, row, name) of its closest twin over both groupings."""
+        h, i = self.hash_group, self.id_group
+        a = (self.by_hash.dist[h], self.by_hash.unit[h], self.by_hash.row[h])
+        b = (self.by_id.dist[i], self.by_id.unit[i], self.by_id.row[i])
+        better = (b[0] < a[0]) | ((b[0] == a[0]) & ((b[1] < a[1]) | ((b[1] == a[1]) & (b[2] < a[2]))))
+        dist, unit, row = (np.where(better, y, x) for x, y in zip(a, b))
+        names = [self.by_id.name.get(int(i[r])) if better[r] else self.by_hash.name.get(int(h[r])) for r in range(len(h))]
+        return dist, unit, row, names
 
 
 def _ranges(sorted_keys: np.ndarray, probe: np.ndarray, max_pairs: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -169,55 +197,39 @@ def _ranges(sorted_keys: np.ndarray, probe: np.ndarray, max_pairs: int) -> Itera
         start = stop
 
 
-def _join_chunk(ds: Dataset, sides: list[_Side], threshold: int, max_pairs: int, out: SplitLeaks, examples: int) -> None:
+def _join_chunk(trains: Iterable[_Side], sides: list[_Side], threshold: int, max_pairs: int, out: SplitLeaks,
+                examples: int) -> None:
     idx = _Index(sides, threshold)
-    for _, train in _sides(ds):
-        if train is None:
-            continue
+    for train in trains:
         matched = np.zeros(len(train.phash), bool)
-        candidates = []
         for t, (keys, order) in enumerate(idx.tables):
             probe = idx.layout.keys(idx.layout.permuted(train.phash, t), t)
-            candidates.append((probe, keys, order))
-        ids = pc.index_in(pa.array(train.image_ids.tolist(), pa.string()), value_set=idx.unique_ids)
-        candidates.append((ids.fill_null(-1).to_numpy().astype(np.int64), *idx.id_table))
-        for probe, keys, order in candidates:
             for pos, j in _ranges(keys, probe, max_pairs):
-                i = order[pos]
-                dist = popcount(idx.phash[i] ^ train.phash[j]).astype(np.int16)
-                exact = idx.image_ids[i] == train.image_ids[j]
-                ok = (dist <= threshold) | exact
-                idx.exact[i[exact]] = True
-                i, j, dist = i[ok], j[ok], np.where(exact[ok], 0, dist[ok])
-                matched[j] = True
-                _keep_best(idx, train, i, j, dist)
+                g = order[pos]
+                dist = popcount(idx.hashes[g] ^ train.phash[j]).astype(np.int16)
+                ok = dist <= threshold
+                matched[j[ok]] = True
+                idx.by_hash.keep(train, g[ok], j[ok], dist[ok])
+        ids = pc.index_in(pa.array(train.image_ids.tolist(), pa.string()), value_set=idx.unique_ids)
+        j = np.flatnonzero(ids.is_valid().to_numpy(zero_copy_only=False))
+        if len(j):
+            matched[j] = True
+            idx.by_id.keep(train, ids.to_numpy(zero_copy_only=False)[j].astype(np.int64), j, np.zeros(len(j), np.int16))
         if matched.any():
             out.train_records_matched += len(set(train.records[matched]))
-    hit = idx.best <= threshold
+    dist, unit, row, names = idx.rows_best()
+    exact = idx.by_id.dist[idx.id_group] == 0
+    hit = dist <= threshold
     records = idx.record_key
     out.test_records += len(set(records))
     leaking = sorted(set(records[hit]))
     out.leaking_test_records += len(leaking)
-    out.exact_test_records += len(set(records[idx.exact]))
+    out.exact_test_records += len(set(records[exact]))
     for key in leaking[: max(0, examples - len(out.examples))]:
         rows = np.flatnonzero(hit & (records == key))
-        r = int(rows[np.lexsort((idx.best_row[rows], idx.best_unit[rows], idx.best[rows]))[0]])
+        r = int(rows[np.lexsort((row[rows], unit[rows], dist[rows]))[0]])
         side = sides[idx.side_of[r]]
-        src, unit, rec = idx.best_name[r]
+        src, twin_unit, rec = names[r]
         out.examples.append({"test_source": side.source, "test_unit": side.unit_id, "test_record": key.split("\0", 1)[1],
-                             "train_source": src, "train_unit": unit, "train_record": rec, "distance": int(idx.best[r]),
-                             "same_image": bool(idx.exact[rows].any())})
-
-
-def _keep_best(idx: _Index, train: _Side, i: np.ndarray, j: np.ndarray, dist: np.ndarray) -> None:
-    """Keep, per test row, its closest training row: smallest (distance, unit, row), so the choice
-    does not depend on the order the pairs are found in."""
-    if not len(i):
-        return
-    order = np.lexsort((j, dist, i))
-    i, j, dist = i[order], j[order], dist[order]
-    first = np.r_[True, i[1:] != i[:-1]]
-    for a, b, d in zip(i[first], j[first], dist[first]):
-        if (d, train.unit, b) < (idx.best[a], idx.best_unit[a], idx.best_row[a]):
-            idx.best[a], idx.best_unit[a], idx.best_row[a] = d, train.unit, b
-            idx.best_name[int(a)] = (train.source, train.unit_id, str(train.records[b]))
+                             "train_source": src, "train_unit": twin_unit, "train_record": rec, "distance": int(dist[r]),
+                             "same_image": bool(exact[rows].any())})
