@@ -117,9 +117,11 @@ def _reuse(root: str | None, unit: str, identity: str) -> tuple[pa.Table, int] |
     return read_checked(other, entry["file"]), entry["counts"]["records_read"]
 
 
-def curate(recipe: Recipe, store: OutputStore, units: list[WorkUnit], runner: Any, log: Log = lambda _: None) -> list[WorkUnit]:
+def curate(recipe: Recipe, store: OutputStore, units: list[WorkUnit], runner: Any, log: Log = lambda _: None,
+           on_unit: Callable[[int, int], None] | None = None) -> list[WorkUnit]:
     """Run the signature, filter and cluster passes for `units` (the plan) and return them with
-    each unit's decisions attached. Resumable: committed signatures and decisions are reused."""
+    each unit's decisions attached. Resumable: committed signatures and decisions are reused.
+    `on_unit(done, total)` follows the signature pass (progress)."""
     cur = recipe.curation
     if cur is None or not cur.enabled:
         return units
@@ -131,7 +133,8 @@ def curate(recipe: Recipe, store: OutputStore, units: list[WorkUnit], runner: An
     evals = plan_eval_units(recipe)
     recipe_row = recipe.to_dict()
     log(f"curation: signatures of {len(train)} training and {len(evals)} evaluation units")
-    entries = runner.map(sign_task, [({"recipe": recipe_row, "unit": u.to_row(), "store": store.url},) for u in train + evals])
+    tasks = [({"recipe": recipe_row, "unit": u.to_row(), "store": store.url},) for u in train + evals]
+    entries = runner.map(sign_task, tasks, on_done=on_unit) if on_unit else runner.map(sign_task, tasks)
     identity = hash_hex(
         "decisions", CODE_VERSION, sorted((e["unit"], e["identity"], e["file"]["sha256"]) for e in entries),
         cur.model_dump(mode="json", exclude={"signatures_from"}), [s.name for s in recipe.sources],

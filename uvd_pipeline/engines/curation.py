@@ -4,6 +4,7 @@ pipeline) runs the signature, filter and cluster passes before any unit is built
 from __future__ import annotations
 
 from ..console.logs import event, get_logger
+from ..console.walk_progress import WalkProgress
 from ..curation.passes import curate
 from ..manifests.store import OutputStore
 from ..recipe import Recipe
@@ -19,7 +20,8 @@ def curate_on_engine(
 
     runner = task_runner(engine, workers=workers, **({"address": address} if engine == "ray" else {}))
     try:
-        return curate(recipe, store, units, runner, log=lambda msg: event(log, "curation", msg))
+        with WalkProgress("signatures") as progress:
+            return curate(recipe, store, units, runner, log=lambda msg: event(log, "curation", msg), on_unit=progress)
     finally:
         close = getattr(runner, "close", None)
         if close:

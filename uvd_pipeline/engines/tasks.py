@@ -19,8 +19,13 @@ Args = Sequence[tuple[Any, ...]]
 class LocalTaskRunner:
     """Every task in this process, one after another: the reference."""
 
-    def map(self, fn: Callable[..., Any], args_list: Args) -> list[Any]:
-        return [fn(*args) for args in args_list]
+    def map(self, fn: Callable[..., Any], args_list: Args, on_done: Callable[[int, int], None] | None = None) -> list[Any]:
+        out = []
+        for args in args_list:
+            out.append(fn(*args))
+            if on_done:
+                on_done(len(out), len(args_list))
+        return out
 
 
 class RayTaskRunner:
@@ -35,7 +40,7 @@ class RayTaskRunner:
         self.max_retries = max_retries
         self._remote: dict[Callable[..., Any], Any] = {}
 
-    def map(self, fn: Callable[..., Any], args_list: Args) -> list[Any]:
+    def map(self, fn: Callable[..., Any], args_list: Args, on_done: Callable[[int, int], None] | None = None) -> list[Any]:
         import ray
 
         from .ray_engine import _init_ray
@@ -56,6 +61,8 @@ class RayTaskRunner:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
                 results[pending.pop(ref)] = ray.get(ref)
+                if on_done:
+                    on_done(submitted - len(pending), len(args_list))
         return results
 
 
@@ -72,7 +79,7 @@ class BeamTaskRunner:
         self.options = options
         self.results_dir = results_dir
 
-    def map(self, fn: Callable[..., Any], args_list: Args) -> list[Any]:
+    def map(self, fn: Callable[..., Any], args_list: Args, on_done: Callable[[int, int], None] | None = None) -> list[Any]:
         from .beam_runner import beam, make_pipeline, pipeline_args, quiet_local_runner
 
         if not args_list:
@@ -88,7 +95,10 @@ class BeamTaskRunner:
                         | "spread" >> beam.Reshuffle()
                         | "run" >> beam.Map(_run_and_keep, fn, folder)
                     )
-            return [_read_result(folder, i) for i in range(len(args_list))]
+            results = [_read_result(folder, i) for i in range(len(args_list))]
+            if on_done:  # a pipeline reports once, when it has run
+                on_done(len(results), len(args_list))
+            return results
 
 
 def _run_and_keep(indexed: tuple[int, tuple[Any, ...]], fn: Callable[..., Any], folder: str) -> None:
