@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import load_average, machine, make_images  # noqa: E402
+from _common import folder_recipe, load_average, machine, make_images  # noqa: E402
 from build_path import pipeline_path  # noqa: E402
 
 from uvd_pipeline.curation.passes import sign_task  # noqa: E402
@@ -29,12 +29,8 @@ from uvd_pipeline.recipe import parse_recipe  # noqa: E402
 
 
 def signature_pass(images: Path, out: Path, unit_size: int, filters: bool = False) -> float:
-    curation = {"dedup": True, "filters": [{"plugin": "image_stats"}] if filters else []}
-    recipe = parse_recipe({
-        "name": "bench", "curation": curation,
-        "sources": [{"name": "img", "plugin": "image_folder", "params": {"path": str(images), "unit_size": unit_size},
-                     "category": "unlabelled_images"}],
-    })
+    recipe = parse_recipe({**folder_recipe(images, unit_size),
+                           "curation": {"dedup": True, "filters": [{"plugin": "image_stats"}] if filters else []}})
     store = OutputStore(str(out))
     units = plan_units(recipe)
     row = recipe.to_dict()

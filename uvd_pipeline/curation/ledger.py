@@ -77,7 +77,11 @@ def commit_signatures(
 
 def read_entry(store: OutputStore, unit: str) -> dict[str, Any] | None:
     """A unit's committed signature entry, or None when it has none (or an unreadable one)."""
-    rel = f"{LEDGER_DIR}/{unit}.json"
+    return _read_committed(store, f"{LEDGER_DIR}/{unit}.json")
+
+
+def _read_committed(store: OutputStore, rel: str) -> dict[str, Any] | None:
+    """A committed JSON entry whose checksum holds, or None (absent, unreadable or altered)."""
     if not store.exists(rel):
         return None
     try:
@@ -107,10 +111,5 @@ def commit_decisions(store: OutputStore, identity: str, files: dict[str, dict[st
 
 
 def read_decisions_summary(store: OutputStore) -> dict[str, Any] | None:
-    if not store.exists(DECISIONS_FILE):
-        return None
-    try:
-        summary = json.loads(store.read_text(DECISIONS_FILE))
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return summary if isinstance(summary, dict) and summary.get("checksum") == entry_checksum(summary) else None
+    """decisions.json when the cluster pass committed it (and its checksum holds), else None."""
+    return _read_committed(store, DECISIONS_FILE)
