@@ -81,6 +81,13 @@ class Source(Plugin):
         """Records a unit will read, from listings alone (for the planner). None if unknown."""
         return None
 
+    def expected_records(self, payload: dict[str, Any]) -> int | None:
+        """Records a unit holds when nothing fails at read time: what `uvd plan` counts. Defaults to
+        count_records; a source whose records depend on what a read finds (COCO: the annotations of
+        an image that fails to load become records of their own) returns the clean-data count here
+        and None from count_records, which must be exact (the conformance suite checks it)."""
+        return self.count_records(payload)
+
 
 class Renderer(Plugin):
     """Draws an item's annotation (item.meta) as an RGB image at the item's resolution.

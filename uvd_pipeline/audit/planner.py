@@ -1,7 +1,7 @@
 """`uvd plan`: a dry run of a recipe. Lists the work units and predicts, per source, category and
 task, the sequences, images and tokens it will build, the token shares against the targets, and
 the GPU-hours of tokenization. Nothing is decoded or tokenized: counts come from listings
-(Source.count_records) and each sequencer's prediction hook (Sequencer.predict).
+(Source.expected_records) and each sequencer's prediction hook (Sequencer.predict).
 """
 
 from __future__ import annotations

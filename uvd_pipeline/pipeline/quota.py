@@ -1,6 +1,6 @@
 """Predicted counts per work unit, and the per-source quotas that composition control implies.
 
-Counts come from listings (Source.count_records) and the sequencer's prediction hook
+Counts come from listings (Source.expected_records, by default count_records) and the sequencer's prediction hook
 (Sequencer.predict); nothing is decoded or tokenized. Quotas come from `max_sequences` and, where
 the recipe has `targets` with `enforce`, from the target token shares. A source's quota is spread
 over its units in proportion to their predicted sequences (largest remainder, ties by unit index)
@@ -66,7 +66,7 @@ def estimate_units(recipe: Recipe, units: list[WorkUnit], threads: int = 8) -> l
         spec = recipe.source(unit.source)
         source, seq = sources[unit.source], sequencers[unit.source]
         payload = {k: v for k, v in unit.payload.items() if k != QUOTA_KEY}
-        records = source.count_records(payload)
+        records = source.expected_records(payload)
         if records is None:
             return UnitEstimate(unit, spec, None, None, None, "unknown")
         got = seq.predict(records, source_params=source.params_dict)

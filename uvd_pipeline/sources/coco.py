@@ -108,8 +108,11 @@ class CocoSource(Source):
             units[0]["problems"] = got.problems
         return units
 
-    def count_records(self, payload: dict[str, Any]) -> int:
-        """The records read() yields, from the payload: images, problems, annotations failing checks."""
+    def count_records(self, payload: dict[str, Any]) -> None:
+        return None  # the annotations of an image that fails to load become records: only a read knows
+
+    def expected_records(self, payload: dict[str, Any]) -> int:
+        """For the planner: the records a clean read yields (images, problems, annotations failing checks)."""
         records = {p["record"] for p in payload.get("problems", [])}
         categories = {int(k): v for k, v in payload["categories"].items()}
         for entry in payload["images"]:
@@ -295,8 +298,11 @@ class CocoPanopticSource(Source):
             units[0]["problems"] = problems
         return units
 
-    def count_records(self, payload: dict[str, Any]) -> int:
-        """The records read() yields, from the payload: problems, images, rejected segments."""
+    def count_records(self, payload: dict[str, Any]) -> None:
+        return None  # the segments of an image that fails to load become records: only a read knows
+
+    def expected_records(self, payload: dict[str, Any]) -> int:
+        """For the planner: the records a clean read yields (problems, images, rejected segments)."""
         records = {p["record"] for p in payload.get("problems", [])}
         categories = {int(k) for k in payload["categories"]}
         for entry in payload["images"]:
