@@ -14,7 +14,7 @@ from .. import CODE_VERSION, __version__
 from ..errors import RecipeError, UvdError
 from ..console.logs import event, get_logger
 from ..manifests.reader import Dataset
-from ..manifests.rollup import read_rollup, write_rollups
+from ..manifests.rollup import chunks_in_order, read_rollup, write_rollups
 from ..manifests.seal import write_seal
 from ..manifests.schema import DATASET_FILE, PALETTE_FILE, FORMAT_VERSION, RECIPE_FILE
 from ..manifests.store import OutputStore
@@ -152,10 +152,19 @@ def run_recipe(
 
 def write_dataset_summary(store: OutputStore, recipe: Recipe, resolved: dict[str, Any], planned: int) -> dict[str, Any]:
     ds = Dataset(store.url)
-    rollups = write_rollups(store, ds.ledger)  # manifest.parquet, rejects.parquet (DuckDB, pandas, ...)
-    totals = {"units_planned": planned, "units_committed": len(ds.ledger)}
-    for key in ("sequences", "images", "tokens", "records_read", "records_used", "records_rejected"):
-        totals[key] = int(sum(e["counts"][key] for e in ds.ledger))
+    keys = ("sequences", "images", "tokens", "records_read", "records_used", "records_rejected")
+    totals = {"units_planned": planned, "units_committed": 0, **{key: 0 for key in keys}}
+
+    def counted(entries):  # totals summed as the ledger streams by (one roll-up chunk held at a time)
+        for e in entries:
+            totals["units_committed"] += 1
+            for key in keys:
+                totals[key] += int(e["counts"][key])
+            yield e
+
+    in_order = chunks_in_order(name[: -len(".json")] for name in ds.ledger_names)
+    # manifest.parquet, rejects.parquet (DuckDB, pandas, ...)
+    rollups = write_rollups(store, counted(ds.iter_entries()) if in_order else list(counted(ds.ledger)))
     by: dict[str, dict[str, dict[str, int]]] = {"category": {}, "source": {}, "task": {}}
     # From the roll-ups just brought up to date: a few Parquet columns per 1,000 units, instead of
     # reading every unit's manifest a second time.

@@ -73,7 +73,7 @@ def source_outcomes(out: str, recipe: Recipe, failed_units: list[str] | tuple[st
     failed = {u.rsplit("-", 1)[0] for u in failed_units}
     ds = Dataset(out)
     totals: dict[str, dict[str, int]] = {}
-    for entry in ds.ledger:
+    for entry in ds.iter_entries():  # streamed: no copy of the whole ledger
         t = totals.setdefault(entry["source"], {"units": 0, "records_read": 0, "records_used": 0, "sequences": 0})
         t["units"] += 1
         for key in ("records_read", "records_used", "sequences"):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -42,32 +42,71 @@ def chunk_name(unit: str) -> str:
     return f"{source}-{int(index) // UNITS_PER_CHUNK:06d}"
 
 
-def write_rollups(store: OutputStore, ledger: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
-    """Bring both roll-ups up to date with `ledger`; returns, per kind, rows, units, chunks and
-    how many chunk files were (re)written this time."""
-    chunks: dict[str, list[dict[str, Any]]] = {}
-    for entry in sorted(ledger, key=lambda e: e["unit"]):
-        chunks.setdefault(chunk_name(entry["unit"]), []).append(entry)
-    out: dict[str, dict[str, int]] = {}
-    for kind, schema in _KINDS:
-        folder = f"{ROLLUP_DIR}/{kind}"
+def write_rollups(store: OutputStore, ledger: Iterable[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Bring both roll-ups up to date with `ledger` (entries in unit-id order, as
+    `Dataset.iter_entries` streams them: one chunk of entries is held at a time; any order is
+    accepted and then held whole); returns, per kind, rows, units, chunks and how many chunk files
+    were (re)written this time."""
+    folders = {kind: f"{ROLLUP_DIR}/{kind}" for kind, _ in _KINDS}
+    present = {}
+    for kind, folder in folders.items():
         store.makedirs(folder)
-        present = set(store.list(folder, ".parquet"))
-        stats = {"rows": 0, "units": len(ledger), "chunks": len(chunks), "written": 0}
-        for name, entries in chunks.items():
-            rel = f"{folder}/{name}.parquet"
+        present[kind] = set(store.list(folder, ".parquet"))
+    out = {kind: {"rows": 0, "units": 0, "chunks": 0, "written": 0} for kind, _ in _KINDS}
+    done: set[str] = set()
+    for name, entries in _chunks(ledger):
+        done.add(name)
+        for kind, schema in _KINDS:
+            stats, rel = out[kind], f"{folders[kind]}/{name}.parquet"
             signature = _signature(kind, entries)
-            rows = _current_rows(store, rel, signature) if f"{name}.parquet" in present else None
+            rows = _current_rows(store, rel, signature) if f"{name}.parquet" in present[kind] else None
             if rows is None:
                 rows = _write_chunk(store, rel, schema, signature, _tables(store, kind, entries))
                 stats["written"] += 1
             stats["rows"] += rows
-        for stale in present - {f"{n}.parquet" for n in chunks}:  # a chunk no ledger entry backs
+            stats["units"] += len(entries)
+            stats["chunks"] += 1
+    for kind, folder in folders.items():
+        for stale in present[kind] - {f"{n}.parquet" for n in done}:  # a chunk no ledger entry backs
             store.remove(f"{folder}/{stale}")
-        out[kind] = stats
     return out
 
 
+def chunks_in_order(units: Iterable[str]) -> bool:
+    """Whether units in this order visit each chunk once (then write_rollups can stream them)."""
+    seen: set[str] = set()
+    current = None
+    for unit in units:
+        name = chunk_name(unit)
+        if name != current:
+            if name in seen:
+                return False
+            seen.add(name)
+            current = name
+    return True
+
+
+def _chunks(ledger: Iterable[dict[str, Any]]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """(chunk name, its entries in unit order) per chunk, holding one chunk at a time. A list is
+    ordered here; an iterator must visit each chunk once (chunks_in_order), else ValueError."""
+    if isinstance(ledger, list):
+        ledger = sorted(ledger, key=lambda e: (chunk_name(e["unit"]), e["unit"]))
+    seen: set[str] = set()
+    current: str | None = None
+    held: list[dict[str, Any]] = []
+    for entry in ledger:
+        name = chunk_name(entry["unit"])
+        if name == current:
+            held.append(entry)
+            continue
+        if name in seen:
+            raise ValueError(f"roll-up chunk {name} visited twice: pass the ledger as a list")
+        if current is not None:
+            yield current, held
+        seen.add(name)
+        current, held = name, [entry]
+    if current is not None:
+        yield current, held
 def read_rollup(store: OutputStore, kind: str, columns: list[str]) -> Iterator[pa.Table]:
     """`columns` of a roll-up, one chunk file at a time (up to UNITS_PER_CHUNK units' rows): the
     cheap way to aggregate over every committed unit right after `write_rollups`."""
