@@ -4,15 +4,21 @@ Pipeline path (1 worker, tokenizer excluded): read bytes -> decode -> preprocess
 single-image sequences -> write shard + manifest + ledger (zero codes stand in for tokens).
 Bare loop: PIL open + convert('RGB') + resize((256, 256)) per file.
 
-Both run side by side, alternating, several rounds; medians and their ratio are printed.
-Usage: python bench/build_path.py [--images 300] [--rounds 5]
+Both run side by side, alternating, several rounds; medians and their ratio are printed, with the
+CPU model (/proc/cpuinfo) and the load average before and after (the ratio is only as clean as the
+machine is quiet). `--profile N` adds a cProfile of the pipeline path: the N functions with the
+largest own time, as shares of the total, which do not depend on the load as the ratio does.
+Usage: python bench/build_path.py [--images 300] [--rounds 5] [--profile 15]
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
+import os
 import platform
+import pstats
 import statistics
 import tempfile
 import time
@@ -65,12 +71,44 @@ def pipeline_path(images: Path, out: Path, unit_size: int) -> float:
     return time.perf_counter() - start
 
 
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_average() -> list[float]:
+    return [round(x, 1) for x in os.getloadavg()]
+
+
+def profile_shares(images: Path, out: Path, unit_size: int, top: int) -> list[dict]:
+    """Own time of the `top` costliest functions of one pipeline pass, as shares of the pass."""
+    prof = cProfile.Profile()
+    prof.enable()
+    pipeline_path(images, out, unit_size)
+    prof.disable()
+    stats = pstats.Stats(prof).stats  # {(file, line, name): (calls, ncalls, tottime, cumtime, callers)}
+    total = sum(v[2] for v in stats.values())
+    ranked = sorted(stats.items(), key=lambda kv: -kv[1][2])[:top]
+    return [
+        {"function": f"{Path(f).name}:{line}({name})", "calls": v[1], "own_share": round(v[2] / total, 3)}
+        for (f, line, name), v in ranked
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=300)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--unit-size", type=int, default=100)
+    ap.add_argument("--profile", type=int, default=0, metavar="N", help="also profile one pass; list N functions")
     args = ap.parse_args()
+    load_before = load_average()
+    shares = None
     with tempfile.TemporaryDirectory() as tmp:
         files = make_files(Path(tmp) / "images", args.images)
         bare, pipe = [], []
@@ -79,15 +117,24 @@ def main() -> None:
         for r in range(args.rounds):
             bare.append(bare_loop(files))
             pipe.append(pipeline_path(Path(tmp) / "images", Path(tmp) / f"out{r}", args.unit_size))
+        if args.profile:
+            shares = profile_shares(Path(tmp) / "images", Path(tmp) / "profiled", args.unit_size, args.profile)
     b, p = statistics.median(bare), statistics.median(pipe)
     result = {
-        "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores",
+        "machine": f"{cpu_model()}, {os.cpu_count()} cores",
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
         "images": args.images,
         "rounds": args.rounds,
         "bare_images_per_s": round(args.images / b, 1),
         "pipeline_images_per_s": round(args.images / p, 1),
         "ratio_pipeline_over_bare": round(b / p, 3),
+        "rounds_bare_s": [round(x, 3) for x in bare],
+        "rounds_pipeline_s": [round(x, 3) for x in pipe],
+        "round_ratios": [round(x / y, 3) for x, y in zip(bare, pipe)],
     }
+    if shares is not None:
+        result["profile_own_time_shares"] = shares
     print(json.dumps(result, indent=1))
 
 

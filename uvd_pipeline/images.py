@@ -13,7 +13,7 @@ from PIL import Image as PILImage
 from PIL import ImageOps
 
 from .errors import BadInput
-from .types import IMAGE_SIZE
+from .types import IMAGE_SIZE, Image
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 
@@ -101,6 +101,12 @@ def to_rgb_array(img: PILImage.Image) -> np.ndarray:
     return np.asarray(_to_rgb(img), dtype=np.uint8)
 
 
+def decoded_image(image_id: str, img: PILImage.Image) -> Image:
+    """The pipeline's Image of a decoded PIL image: its RGB version (the same rule as
+    `to_rgb_array`), kept as PIL until a stage asks for the array (see types.Image)."""
+    return Image.of_decoded(image_id, _to_rgb(img))
+
+
 def _to_rgb(img: PILImage.Image) -> PILImage.Image:
     """`img.convert('RGB')` as the LVM code (16-bit grey clipped at 255, floats truncated and
     clipped to 0..255): the one rule that tokenizer.preprocess.to_rgb documents, so both paths give
@@ -116,12 +122,15 @@ def _to_rgb(img: PILImage.Image) -> PILImage.Image:
     return to_rgb(img)
 
 
-def to_256(pixels_or_img: np.ndarray | PILImage.Image, center_crop: bool = False, nearest: bool = False) -> np.ndarray:
+def to_256(pixels_or_img: np.ndarray | PILImage.Image | Image, center_crop: bool = False, nearest: bool = False) -> np.ndarray:
     """LVM's protocol: RGB, optional centre crop, squash-resize to 256x256 with PIL's default filter.
 
     `nearest` is for label maps (segmentation palettes), where blending would invent colours.
+    An `Image` a source decoded is resized from its PIL image (no numpy round trip).
     """
     img = pixels_or_img
+    if isinstance(img, Image):
+        img = img.decoded if img.decoded is not None else img.pixels
     if isinstance(img, np.ndarray):
         img = PILImage.fromarray(img)
     img = _to_rgb(img)

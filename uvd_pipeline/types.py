@@ -45,17 +45,42 @@ class WorkUnit:
         return cls(row["id"], row["source"], int(row["index"]), dict(unescape_names(row["payload"])))
 
 
-@dataclass
 class Image:
-    """Pixels with an id that names where they came from (see DESIGN.md, Identity)."""
+    """Pixels with an id that names where they came from (see DESIGN.md, Identity).
 
-    id: str
-    pixels: np.ndarray  # H x W x 3, uint8
+    `pixels` is H x W x 3 uint8. A source that decoded the image with PIL hands over the RGB PIL
+    image instead (`Image.of_decoded`): the array is then made only when a stage reads `pixels`,
+    and the 256x256 conversion resizes the decoded image itself, so the common path (decode,
+    resize) makes no full-resolution copy through numpy and back. Both give the same pixels.
+    """
 
-    def __post_init__(self) -> None:
-        p = self.pixels
-        if p.dtype != np.uint8 or p.ndim != 3 or p.shape[2] != 3:
-            raise ValueError(f"image {self.id}: expected HxWx3 uint8 pixels, got {p.dtype} {p.shape}")
+    __slots__ = ("id", "_pixels", "decoded")
+
+    def __init__(self, id: str, pixels: np.ndarray) -> None:
+        self.id = id
+        self._pixels = pixels
+        self.decoded: Any = None
+        if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
+            raise ValueError(f"image {id}: expected HxWx3 uint8 pixels, got {pixels.dtype} {pixels.shape}")
+
+    @classmethod
+    def of_decoded(cls, id: str, decoded: Any) -> Image:
+        """An image whose pixels are those of `decoded`, a loaded PIL image in mode "RGB"."""
+        if getattr(decoded, "mode", None) != "RGB" or min(decoded.size) < 1:
+            raise ValueError(f"image {id}: expected a non-empty RGB PIL image, got {decoded!r}")
+        image = cls.__new__(cls)
+        image.id, image._pixels, image.decoded = id, None, decoded
+        return image
+
+    @property
+    def pixels(self) -> np.ndarray:
+        if self._pixels is None:
+            self._pixels = np.asarray(self.decoded, dtype=np.uint8)
+        return self._pixels
+
+    def __repr__(self) -> str:
+        shape = self._pixels.shape if self._pixels is not None else (*self.decoded.size[::-1], 3)
+        return f"Image(id={self.id!r}, shape={shape})"
 
 
 @dataclass

@@ -108,6 +108,26 @@ def test_file_over_the_cap_is_refused_before_reading(tmp_path):
     assert read_bytes(str(small)) == b"x" * 1001  # not a record (an annotation file): no cap
 
 
+
+def test_file_that_grows_while_read_is_read_whole_or_refused_over_the_cap(tmp_path, monkeypatch):
+    """A record is read by the size it declares; one that grew between the size check and the read
+    (the size taken while it was 40 bytes) is still read to its end, or refused past the cap."""
+    from uvd_pipeline.storage import input_files
+
+    grown = tmp_path / "grown.jpg"
+    grown.write_bytes(bytes(range(100)))
+    monkeypatch.setattr(input_files, "_size", lambda f: 40)
+    set_input_policy(max_record_bytes=1000)
+    assert read_record_bytes(str(grown)) == bytes(range(100))
+    set_input_policy(max_record_bytes=100)
+    assert read_record_bytes(str(grown)) == bytes(range(100))
+    set_input_policy(max_record_bytes=60)
+    assert _refusal(str(grown))[0] == "too_large"
+    monkeypatch.setattr(input_files, "_size", lambda f: None)  # a file object that declares no size
+    assert _refusal(str(grown))[0] == "too_large"
+    set_input_policy(max_record_bytes=100)
+    assert read_record_bytes(str(grown)) == bytes(range(100))
+
 def _tar_member(tar: tarfile.TarFile, name: str, data: bytes = b"", kind: bytes = tarfile.REGTYPE) -> None:
     info = tarfile.TarInfo(name)
     info.size, info.type = len(data), kind

@@ -150,8 +150,8 @@ class UnitBuilder:
                     vid = derived_id(item.image.id, r.name, r.version, r.params_dict)
                     views[r.name] = Image(vid, to_256(drawn, crop, nearest=r.resample == "nearest"))
             for name, view in item.views.items():  # views a source provided (e.g. paired outputs)
-                views.setdefault(name, Image(view.id, to_256(view.pixels, crop)))
-            base = Image(item.image.id, to_256(item.image.pixels, crop))
+                views.setdefault(name, Image(view.id, to_256(view, crop)))
+            base = Image(item.image.id, to_256(item.image, crop))
             for t in st.transforms:
                 seed = seed_for(self.recipe.seed, st.spec.name, item.image.id, t.name)
                 out = t.apply(base.pixels, np.random.default_rng(seed))

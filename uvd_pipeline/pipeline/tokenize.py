@@ -45,7 +45,10 @@ def tokenize_with(encode, sequences: list[VisualSequence]) -> list[TokenSequence
     """Encode all images of `sequences` in one call (the model batches) and split the codes back."""
     if not sequences:
         return []
-    pixels = np.concatenate([s.pixels() for s in sequences])
+    images = [im.pixels for s in sequences for im in s.images]
+    pixels = np.empty((len(images), *images[0].shape), np.uint8)  # one copy of each image, no stack
+    for i, px in enumerate(images):
+        pixels[i] = px
     codes = encode(pixels)
     out, pos = [], 0
     for s in sequences:

@@ -9,10 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import BadInput
 from ..ids import bytes_id
-from ..images import IMAGE_EXTENSIONS, decode_image, to_rgb_array
+from ..images import IMAGE_EXTENSIONS, decode_image, decoded_image
 from ..stages import Source
 from ..storage import check_input, in_units, join, list_folder, read_record_bytes
-from ..types import Image, Item, Reject, WorkUnit
+from ..types import Item, Reject, WorkUnit
 
 
 class ImageFolderParams(BaseModel):
@@ -74,8 +74,7 @@ def read_image_file(url: str, record: str, meta: dict[str, Any] | None = None, r
     except (OSError, ValueError) as exc:  # ValueError: a path no filesystem takes (NUL byte)
         return Reject(record, "unreadable_file", f"{url}: {exc}")
     try:
-        img = decode_image(data, record)
-        pixels = to_rgb_array(img)
+        image = decoded_image(bytes_id(data), decode_image(data, record))
     except BadInput as exc:
         return Reject(record, exc.reason, exc.detail)
-    return Item(record=record, image=Image(bytes_id(data), pixels), meta=dict(meta or {}))
+    return Item(record=record, image=image, meta=dict(meta or {}))

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ..images import IMAGE_EXTENSIONS
 from ..stages import Source
 from ..storage import filesystem, full_path, join, list_files, read_bytes
-from ..types import Image, Item, Reject, WorkUnit
+from ..types import Item, Reject, WorkUnit
 from .image_folder import read_image_file
 
 
@@ -139,5 +139,5 @@ class PairedSource(Source):
                 yield Reject(record, second.reason, f"output {second.detail or pair['output']}")
                 continue
             first.meta = {"input": pair["input"], "output": pair["output"]}
-            first.views = {self.params.view: Image(second.image.id, second.image.pixels)}
+            first.views = {self.params.view: second.image}
             yield first

@@ -16,10 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import BadInput
 from ..ids import bytes_id
-from ..images import decode_image, to_rgb_array
+from ..images import decode_image, decoded_image
 from ..stages import Source
 from ..storage import full_path, list_files, max_record_bytes, open_input
-from ..types import Image, Item, Reject, WorkUnit
+from ..types import Item, Reject, WorkUnit
 
 IMAGE_KEYS = ("jpg", "jpeg", "png", "webp")
 META_FIELDS = ("caption", "url", "key", "width", "height")
@@ -176,7 +176,7 @@ def _sample(tar_name: str, key: str, parts: dict[str, bytes | TooLarge]) -> Item
         return Reject(record, "too_large", "; ".join(p.detail for p in too_large))
     data = parts[image_ext]
     try:
-        pixels = to_rgb_array(decode_image(data, record))
+        image = decoded_image(bytes_id(data), decode_image(data, record))
     except BadInput as exc:
         return Reject(record, exc.reason, exc.detail)
     meta: dict[str, Any] = {"key": key}
@@ -188,4 +188,4 @@ def _sample(tar_name: str, key: str, parts: dict[str, bytes | TooLarge]) -> Item
             meta["json_error"] = "sidecar .json is not valid JSON"
     if "txt" in parts and "caption" not in meta:
         meta["caption"] = parts["txt"].decode("utf-8", "replace")
-    return Item(record=record, image=Image(bytes_id(data), pixels), meta=meta)
+    return Item(record=record, image=image, meta=meta)

@@ -127,7 +127,12 @@ def read_bytes(url: str, root: str | None = None, max_bytes: int | None = None) 
             return f.read()
         size = _size(f)
         check_size(size, url, max_bytes)
-        data = f.read(max_bytes + 1)
+        # Ask for what the file declares (a read of the cap would allocate the cap first: 256 MiB
+        # per small record), then, if it grew meanwhile, for the rest up to the cap.
+        first = max_bytes if size is None else min(size, max_bytes)
+        data = f.read(first + 1)
+        if first < max_bytes and len(data) > first:
+            data += f.read(max_bytes - len(data) + 1)
     check_size(len(data), url, max_bytes)  # a file longer than it said
     return data
 
