@@ -160,3 +160,40 @@ def test_sixteen_bit_pngs_give_the_same_pixels_on_both_paths_as_convert_rgb(tmp_
     lvm = _lvm(folder / "deep.png")
     assert np.array_equal(preprocess(Image.open(folder / "deep.png")), lvm)
     assert np.array_equal(_built_pixels(folder, None), lvm)
+
+
+def _saved(tmp_path, mode: str, fmt: str, size=(70, 45)):
+    rng = np.random.default_rng(7)
+    img = Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
+    if mode == "P":
+        img = img.quantize(64)
+        img.info["transparency"] = 3
+    else:
+        img = img.convert(mode)
+    path = tmp_path / f"{mode}.{fmt}"
+    img.save(path, **({"quality": 90} if fmt == "jpg" else {}))
+    return path
+
+
+@pytest.mark.parametrize("mode,fmt", [("RGB", "jpg"), ("L", "jpg"), ("CMYK", "jpg"), ("RGBA", "png"), ("P", "png"), ("LA", "png")])
+@pytest.mark.parametrize("crop", [False, True])
+def test_a_read_image_resized_from_its_pil_form_gives_the_lvm_pixels(tmp_path, mode, fmt, crop):
+    """The source keeps the decoded PIL image (types.Image.of_decoded) and to_256 resizes it without
+    a numpy round trip: the same pixels as LVM's Image.open(p).convert('RGB').resize((256, 256))
+    (centre crop first when asked) and as the array path."""
+    from uvd_pipeline.images import to_256
+    from uvd_pipeline.sources.image_folder import read_image_file
+
+    path = _saved(tmp_path, mode, fmt)
+    item = read_image_file(str(path), record=path.name)
+    assert item.image.decoded is not None and item.image._pixels is None
+    got = to_256(item.image, center_crop=crop)
+    assert item.image._pixels is None  # no full-resolution array was made
+    lvm = Image.open(path).convert("RGB")
+    if crop:
+        side = min(lvm.size)
+        left, top = (lvm.width - side) // 2, (lvm.height - side) // 2
+        lvm = lvm.crop((left, top, left + side, top + side))
+    assert np.array_equal(got, np.asarray(lvm.resize((256, 256))))
+    assert np.array_equal(got, to_256(item.image.pixels, center_crop=crop))
+    assert got.flags.writeable and got.shape == (256, 256, 3)

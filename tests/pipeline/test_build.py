@@ -111,3 +111,23 @@ def test_a_quota_over_epochs_keeps_its_count_and_loses_no_record(tmp_path):
     rejected = {x.record for x in built.rejects}
     assert len(used | rejected) == built.records_read == 12 and not used & rejected
     assert {x.reason for x in built.rejects} <= {"over_quota"}
+
+
+def test_single_images_are_resized_without_a_full_resolution_array(recipe, monkeypatch):
+    """The build path of image_folder and webdataset records decodes, then resizes the decoded
+    PIL image: no stage asks for the full-resolution array, so it is never made (types.Image)."""
+    from uvd_pipeline.types import Image
+
+    made = []
+    original = Image.pixels.fget
+
+    def watched(self):
+        if self._pixels is None:
+            made.append(self.id)
+        return original(self)
+
+    monkeypatch.setattr(Image, "pixels", property(watched))
+    builder = UnitBuilder(recipe)
+    built = [builder.build(unit) for unit in plan_units(recipe)]
+    assert sum(len(b.sequences) for b in built) == 96 and {b.unit.source for b in built} == {"web_images", "laion"}
+    assert made == []
