@@ -26,6 +26,7 @@ PLACEMENT = {
     "renderer": "sources[].renderers[]",
     "transform": "sources[].transforms[]",
     "sequencer": "sources[].sequencer",
+    "filter": "curation.filters[]",
 }
 
 
@@ -90,7 +91,12 @@ def snippet(kind: str, name: str, rows: list[dict[str, Any]]) -> str:
         else:
             entry[f"{kind}s"] = [ref]
             entry["sequencer"] = {"plugin": "pairs"}
-    text = yaml.safe_dump({"sources": [entry]}, sort_keys=False, default_flow_style=None, width=100)
+    doc: dict[str, Any] = {"sources": [entry]}
+    if kind == "filter":  # a filter scores every source's images in the curation pass
+        entry.pop(f"{kind}s", None)
+        entry.pop("sequencer", None)
+        doc["curation"] = {"filters": [ref]}
+    text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=100)
     optional = [r["name"] for r in rows if not r["required"]]
     if optional:
         text += f"# optional params: {', '.join(optional)}\n"
@@ -129,11 +135,11 @@ def plugins_show(
     if problem:
         recipe += f"# also needed: {problem}\n"
     about = {"kind": found_kind, "name": name, "target": registry.target(found_kind, name),
-             "expects": expects(cls), "params": rows, "recipe": recipe, "placement": PLACEMENT[found_kind]}
+             "expects": expects(cls), "params": rows, "recipe": recipe, "placement": PLACEMENT.get(found_kind, found_kind)}
     write_json(about, json_out)
     if json_wanted(json_out):
         return
-    console.print(f"[bold]{found_kind} {name}[/] ({escape(about['target'])}) goes in {PLACEMENT[found_kind]}", highlight=False)
+    console.print(f"[bold]{found_kind} {name}[/] ({escape(about['target'])}) goes in {about['placement']}", highlight=False)
     if about["expects"]:
         console.print(escape(about["expects"]), highlight=False)
     table = Table(title=f"{name} params")
