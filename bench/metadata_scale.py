@@ -82,8 +82,10 @@ def _summary(out: Path, n: int) -> None:
     from uvd_pipeline.manifests.store import OutputStore
     from uvd_pipeline.recipe import parse_recipe
 
-    write_dataset_summary(OutputStore(str(out)), parse_recipe(RECIPE), {"fingerprint": "f" * 16, "tokenizer_sha256": None},
-                          planned=n)
+    from uvd_pipeline.engines.environment import decoding_versions
+
+    resolved = {"fingerprint": "f" * 16, "tokenizer_sha256": None, "environment": decoding_versions()}
+    write_dataset_summary(OutputStore(str(out)), parse_recipe(RECIPE), resolved, planned=n)
 
 
 def count_store_ops() -> dict[str, int]:
