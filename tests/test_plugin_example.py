@@ -81,7 +81,7 @@ def test_local_engine_writes_hand_pose_sequences(local_run, workdir):
     assert verify_dataset(str(local_run)) == []
 
 
-def test_ray_engine_gives_the_same_dataset(ray_cluster, local_run, workdir):
+def test_ray_engine_gives_the_same_dataset(ray_cluster, local_run, workdir):  # noqa: F811 (a fixture)
     root, _ = workdir
     out = root / "out-ray"
     summary = run_recipe(load_recipe(EXAMPLE / "recipe.yaml"), str(out), engine="ray", workers=2, quiet=True)

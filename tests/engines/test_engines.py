@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import yaml
@@ -39,7 +38,7 @@ def test_local_output_is_complete_and_verified(reference):
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_ray_matches_local(ray_cluster, reference, samples, tmp_path, workers):
+def test_ray_matches_local(ray_cluster, reference, samples, tmp_path, workers):  # noqa: F811 (a fixture)
     recipe = parse_recipe(single_image_recipe(samples))
     summary = run_recipe(recipe, str(tmp_path), engine="ray", workers=workers, quiet=True)
     assert summary.failures == []

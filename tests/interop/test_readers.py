@@ -78,7 +78,7 @@ def test_duckdb_reads_rejects_and_ledger(out):
     # the roll-up and the committed per-unit manifests (read through pyarrow) agree row for row
     import pyarrow as pa
 
-    unit_tables = pa.concat_tables([pa.ipc.open_file(p).read_all() for p in _committed_manifests(out)])
+    unit_tables = pa.concat_tables([pa.ipc.open_file(p).read_all() for p in _committed_manifests(out)])  # noqa: F841 (duckdb reads it by name)
     from_arrow = duckdb.sql("SELECT sequence_id FROM unit_tables ORDER BY sequence_id").fetchall()
     from_parquet = duckdb.sql(f"SELECT sequence_id FROM '{out}/rollup/manifest/*.parquet' ORDER BY sequence_id").fetchall()
     assert from_arrow == from_parquet and len(from_arrow) == 16
