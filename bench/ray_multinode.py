@@ -7,18 +7,20 @@ folder, 4 images a unit, the `tiny` random tokenizer) runs with `uvd run --engin
 Once a few units are committed, the script SIGKILLs one node's raylet:
 
 - `worker`: the second node's raylet;
+- `none`: nothing killed (the time to compare with);
 - `actor`: the raylet of a node that holds a tokenizer actor (`ray::_TokenizerActor` among its
   worker processes; the second node's if it holds one, else the head's).
 
 Then the run either finishes on the remaining node, or fails and a rerun of the same command (on
 what is left of the cluster) resumes it. Reported per scenario: which node died, what it ran at that
 moment, time from the kill to the run's end, to the next commit and to the dataset complete, units
-committed before the kill and redone after it (ledger entries rewritten), the run's exit status, whether a rerun
-was needed, and whether the digest equals the single-node (local engine) run's. Nothing is left
+committed before the kill and rewritten after it, the units in flight on the dead node (its
+`ray::_unit_task` workers: these are built again), the run's exit status, whether a rerun was
+needed, and whether the digest equals the single-node (local engine) run's. Nothing is left
 running: every node started here is stopped at the end, even on errors.
 
 Run on demand (not in CI: it needs minutes and room for two raylets):
-  python bench/ray_multinode.py [--scenarios worker,actor] [--json out.json]
+  python bench/ray_multinode.py [--scenarios worker,actor,none] [--json out.json]
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.reliability.conftest import RAY, _free_port, die_with_parent, stop_group  # noqa: E402
+
+# `ray` next to this Python, else the same CLI as a module (a venv that reuses another's packages)
+RAY_CLI = [str(RAY)] if RAY.exists() else [sys.executable, "-m", "ray.scripts.scripts"]
 
 from uvd_pipeline.samples import make_samples  # noqa: E402
 
@@ -71,7 +76,7 @@ class Node:
         agent = [str(_free_port()) for _ in range(4)]
         with self.log_path.open("w") as log:
             self.proc = subprocess.Popen(
-                [str(RAY), "start", "--block", *args, "--node-ip-address", "127.0.0.1", "--disable-usage-stats",
+                [*RAY_CLI, "start", "--block", *args, "--node-ip-address", "127.0.0.1", "--disable-usage-stats",
                  "--object-store-memory", str(150 * 2**20), "--temp-dir", str(temp_dir),
                  "--dashboard-agent-listen-port", agent[0], "--dashboard-agent-grpc-port", agent[1],
                  "--runtime-env-agent-port", agent[2], "--metrics-export-port", agent[3]],
@@ -121,25 +126,35 @@ def committed(out: Path) -> dict[str, float]:
     return got
 
 
-def scenario(kind: str, work: Path, recipe_path: Path, n_units: int, reference: str, env: dict[str, str]) -> dict:
+def start_cluster(nodes: list[Node], where: Path, env: dict[str, str]) -> str:
+    """A head (2 CPUs) and a second node (1 CPU), appended to `nodes` as they start; the address."""
     port = _free_port()
     address = f"127.0.0.1:{port}"
+    nodes.append(Node(["--head", "--port", str(port), "--num-cpus", "2", "--include-dashboard=false"],
+                      where / "head", env, "head"))
+    nodes.append(Node(["--address", address, "--num-cpus", "1", "--resources", json.dumps({"second_node": 1})],
+                      where / "second", env, "second"))
+    time.sleep(3)  # the second node registers with the GCS
+    return address
+
+
+def scenario(kind: str, work: Path, recipe_path: Path, n_units: int, reference: str, env: dict[str, str]) -> dict:
     nodes: list[Node] = []
     result: dict = {"scenario": kind}
     try:
-        head = Node(["--head", "--port", str(port), "--num-cpus", "2", "--include-dashboard=false"],
-                    work / f"{kind}-head", env, "head")
-        nodes.append(head)
-        second = Node(["--address", address, "--num-cpus", "1", "--resources", json.dumps({"second_node": 1})],
-                      work / f"{kind}-second", env, "second")
-        nodes.append(second)
-        time.sleep(3)  # the second node registers with the GCS
+        address = start_cluster(nodes, work / kind, env)
+        head, second = nodes
         out = work / f"{kind}-out"
         cmd = [sys.executable, "-m", "uvd_pipeline", "run", str(recipe_path), "--out", str(out), "-q",
                "--engine", "ray", "--address", address, "--workers", "2"]
         start = time.time()
         driver = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                   env={**os.environ, **env}, start_new_session=True)
+        if kind == "none":  # the same run on both nodes, nothing killed: the time to compare with
+            log, _ = driver.communicate(timeout=420)
+            result.update(run_exit_status=driver.returncode, run_seconds=round(time.time() - start, 1),
+                          digest_equals_single_node=digest(out) == reference, driver_log_tail=log[-300:])
+            return result
         victim = None
         while driver.poll() is None:
             if len(committed(out)) >= 3:
@@ -164,30 +179,39 @@ def scenario(kind: str, work: Path, recipe_path: Path, n_units: int, reference: 
         raylet = victim.raylet()
         killed_at = time.time()
         raylet.send_signal(signal.SIGKILL)
+        print(f"{kind}: killed the {victim.name} node's raylet {round(killed_at - start, 1)} s into the run", file=sys.stderr, flush=True)
         try:
-            log, _ = driver.communicate(timeout=420)
+            log, _ = driver.communicate(timeout=300)
         except subprocess.TimeoutExpired:
             os.killpg(driver.pid, signal.SIGKILL)
             log, _ = driver.communicate()
-            result["driver_timed_out_after_s"] = 420
+            result["driver_timed_out_after_s"] = 300
         after = committed(out)
         result["run_exit_status"] = driver.returncode
         result["seconds_kill_to_run_end"] = round(time.time() - killed_at, 1)
         later = sorted(t for name, t in after.items() if name not in before or t > before[name])
         result["seconds_kill_to_next_commit"] = round(later[0] - killed_at, 1) if later else None
-        result["units_redone"] = sum(1 for name, t in after.items() if name in before and t > before[name])
+        result["units_rewritten"] = sum(1 for name, t in after.items() if name in before and t > before[name])
         result["units_committed_by_the_run"] = len(after)
-        result["driver_log_tail"] = log[-1500:]
-        if len(after) < n_units:  # a rerun on what is left of the cluster resumes the rest
-            rerun = uvd(*cmd[3:], env=env)
+        result["driver_log_tail"] = log[-600:]
+        if len(after) < n_units:  # a rerun resumes the rest: on what is left of the cluster, or on a new one
+            result["nodes_alive_after_run"] = [n.name for n in nodes if n.proc.poll() is None]
+            if head.proc.poll() is not None:  # the head (and its GCS) went down with its raylet
+                for node in reversed(nodes):
+                    node.stop()
+                nodes.clear()
+                address = start_cluster(nodes, work / f"{kind}-restarted", env)
+                result["cluster_restarted_for_rerun"] = True
+                cmd[cmd.index("--address") + 1] = address
+            rerun = uvd(*cmd[3:], env=env, timeout=300)
             result["rerun_exit_status"] = rerun.returncode
-            result["rerun_log_tail"] = (rerun.stdout + rerun.stderr)[-1500:]
+            result["rerun_log_tail"] = (rerun.stdout + rerun.stderr)[-600:]
             result["seconds_kill_to_complete"] = round(time.time() - killed_at, 1)
         else:
             result["seconds_kill_to_complete"] = result["seconds_kill_to_run_end"]
         final = committed(out)
         result["units_committed_final"] = len(final)
-        result["units_redone_total"] = sum(1 for name, t in final.items() if name in before and t > before[name])
+        result["units_rewritten_total"] = sum(1 for name, t in final.items() if name in before and t > before[name])
         result["digest"] = digest(out) if len(final) == n_units else None
         result["digest_equals_single_node"] = result["digest"] == reference
         result["verify"] = uvd("verify", str(out)).returncode == 0 if result["digest"] else False
@@ -200,7 +224,7 @@ def scenario(kind: str, work: Path, recipe_path: Path, n_units: int, reference: 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scenarios", default="worker,actor")
+    ap.add_argument("--scenarios", default="worker,actor,none")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
