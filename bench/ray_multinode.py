@@ -200,7 +200,7 @@ def scenario(kind: str, work: Path, recipe_path: Path, n_units: int, reference: 
                 for node in reversed(nodes):
                     node.stop()
                 nodes.clear()
-                address = start_cluster(nodes, work / f"{kind}-restarted", env)
+                address = start_cluster(nodes, work / f"{kind[0]}2", env)
                 result["cluster_restarted_for_rerun"] = True
                 cmd[cmd.index("--address") + 1] = address
             rerun = uvd(*cmd[3:], env=env, timeout=300)
@@ -245,7 +245,10 @@ def main() -> None:
             "scenarios": [],
         }
         for kind in args.scenarios.split(","):
-            report["scenarios"].append(scenario(kind, work, recipe_path, n_units, reference, env))
+            try:
+                report["scenarios"].append(scenario(kind, work, recipe_path, n_units, reference, env))
+            except Exception as exc:  # a node that would not start: say so, go on with the next scenario
+                report["scenarios"].append({"scenario": kind, "error": f"{type(exc).__name__}: {str(exc)[-800:]}"})
             print(json.dumps(report["scenarios"][-1], indent=1), flush=True)
         report["load_average_after"] = [round(x, 1) for x in os.getloadavg()]
     text = json.dumps(report, indent=1)
