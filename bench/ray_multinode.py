@@ -126,13 +126,16 @@ def committed(out: Path) -> dict[str, float]:
     return got
 
 
+CPUS = {"head": 2, "second": 1}  # --cpus changes them
+
+
 def start_cluster(nodes: list[Node], where: Path, env: dict[str, str]) -> str:
-    """A head (2 CPUs) and a second node (1 CPU), appended to `nodes` as they start; the address."""
+    """A head and a second node (CPUS), appended to `nodes` as they start; the address."""
     port = _free_port()
     address = f"127.0.0.1:{port}"
-    nodes.append(Node(["--head", "--port", str(port), "--num-cpus", "2", "--include-dashboard=false"],
+    nodes.append(Node(["--head", "--port", str(port), "--num-cpus", str(CPUS["head"]), "--include-dashboard=false"],
                       where / "head", env, "head"))
-    nodes.append(Node(["--address", address, "--num-cpus", "1", "--resources", json.dumps({"second_node": 1})],
+    nodes.append(Node(["--address", address, "--num-cpus", str(CPUS["second"]), "--resources", json.dumps({"second_node": 1})],
                       where / "second", env, "second"))
     time.sleep(3)  # the second node registers with the GCS
     return address
@@ -226,7 +229,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenarios", default="worker,actor,none")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--cpus", default="2,1", help="head,second node CPUs (1,2 puts a tokenizer actor on the second)")
     args = ap.parse_args()
+    CPUS["head"], CPUS["second"] = (int(x) for x in args.cpus.split(","))
     env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
     with tempfile.TemporaryDirectory(prefix="uvd-multinode-") as tmp:
         work = Path(tmp)
@@ -241,7 +246,7 @@ def main() -> None:
         report = {
             "machine": next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?"),
             "load_average_before": [round(x, 1) for x in os.getloadavg()],
-            "units": n_units, "single_node_digest": reference, "single_node_seconds": round(time.time() - t0, 1),
+            "cpus": dict(CPUS), "units": n_units, "single_node_digest": reference, "single_node_seconds": round(time.time() - t0, 1),
             "scenarios": [],
         }
         for kind in args.scenarios.split(","):
