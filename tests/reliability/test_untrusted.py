@@ -167,7 +167,11 @@ def test_annotation_file_names_outside_the_images_folder_are_refused(tmp_path):
     (tmp_path / "a.json").write_text(json.dumps({"images": entries, "annotations": anns, "categories": [{"id": 1, "name": "x"}]}))
     source = CocoSource(images=str(tmp_path / "images"), annotations=[str(tmp_path / "a.json")])
     got = list(source.read(WorkUnit("c-0", "c", 0, source.units()[0])))
-    assert [(g.record, g.reason) for g in got] == [(e["file_name"], "unsafe_path") for e in entries]
+    images = [(g.record, g.reason) for g in got if not g.record.startswith("annotation/")]
+    assert images == [(e["file_name"], "unsafe_path") for e in entries]
+    # each refused image's annotation is accounted for too (issue 14, item 9)
+    assert sorted((g.record, g.reason) for g in got if g.record.startswith("annotation/")) == [
+        (f"annotation/{i}", "image_rejected") for i in (1, 2, 3)]
 
 
 def test_an_objaverse_index_pointing_outside_the_cache_is_refused(tmp_path):

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image as PILImage
 
 from uvd_pipeline.sources.imagenet import ImageNetSource
-from uvd_pipeline.types import Item, Reject, WorkUnit
+from uvd_pipeline.types import Image, Item, Reject, WorkUnit
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def test_class_groups_end_to_end_in_one_unit(imagenet):
     src = ImageNetSource(path=str(imagenet))
     items = [o for o in _read(src) if isinstance(o, Item)]
     for it in items:
-        it.image.pixels = np.zeros((256, 256, 3), np.uint8)
+        it.image = Image(it.image.id, np.zeros((256, 256, 3), np.uint8))
     out = list(ClassGroupsSequencer(group_sizes=[2, 4], length=4).build(items, np.random.default_rng(0)))
     seqs = [o for o in out if not isinstance(o, Reject)]
     assert seqs and all(len(s.images) == 4 for s in seqs)

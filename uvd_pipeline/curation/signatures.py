@@ -30,7 +30,7 @@ from ..storage.names import escape_name
 from ..types import Item, Reject, WorkUnit
 
 SIGNATURE_VERSION = "1"
-SIGNATURE_SIDE = 64  # JPEG draft target: at least this many pixels on each side
+SIGNATURE_SIDE = 32  # JPEG draft target: at least this many pixels on each side (1/8 for most photos)
 FILTER_SIDE = 256  # the same with filters (image_stats measures at 256 x 256: docs/FILTERS.md)
 STATS_SIDE = 64  # statistics and filter scores see the image squashed to this size
 POSITIONS = 3  # frames of a multi-image record (a video) that get signatures
@@ -58,7 +58,7 @@ class Sighted:
 
     record: str
     image_id: str
-    pixels: np.ndarray  # at most SIGNATURE_SIDE * 2 on its short side
+    pixels: np.ndarray  # short side at most max(decode side, STATS_SIDE)
     width: int
     height: int
 
@@ -85,7 +85,7 @@ def grey_stats(grey: PILImage.Image) -> tuple[float, float, float]:
     return float(g.mean()), float(g.std()), float(lap.var())
 
 
-def shrink(pixels: np.ndarray, side: int = SIGNATURE_SIDE) -> np.ndarray:
+def shrink(pixels: np.ndarray, side: int = STATS_SIDE) -> np.ndarray:
     """A copy no larger than needed: the short side brought down to `side` (never up)."""
     h, w = pixels.shape[:2]
     short = min(h, w)
@@ -121,10 +121,11 @@ def sight_unit(source: Source, unit: WorkUnit, side: int = SIGNATURE_SIDE) -> tu
             if isinstance(got, Reject) or not isinstance(got, Item):
                 log.clear()
                 continue
-            width, height = _original_size(log, got.image.pixels)
+            pixels = got.image.pixels
+            width, height = _original_size(log, pixels)
             log.clear()
             seen = per_record.setdefault(got.record, [])
-            seen.append(Sighted(got.record, got.image.id, shrink(got.image.pixels, side), width, height))
+            seen.append(Sighted(got.record, got.image.id, shrink(pixels, max(side, STATS_SIDE)), width, height))
     out: list[Sighted] = []
     for images in per_record.values():
         out.extend(fixed_positions(images))

@@ -107,7 +107,11 @@ def run_recipe(
         raise RunFailed(f"{out}: cannot create the output folders ({type(exc).__name__}: {exc})") from None
     # One writer per output (engines/lease.py): a second run on it is refused with exit 2.
     lease = OutputLease(store, note=f"recipe {recipe.name} ({resolved['fingerprint'][:12]})")
-    lease.acquire()
+    try:
+        lease.acquire()
+    except OSError as exc:  # a read-only or full disk: the output cannot be written at all
+        raise RunFailed(f"{out}: cannot take the output's lease ({type(exc).__name__}: {exc}); "
+                        "rerun the same command once the output is writable") from None
     try:
         check_resume(store, resolved, units)  # engines/identity.py: checkpoint, tokenizer, inventory
         _check_recipe(store, recipe, resolved)

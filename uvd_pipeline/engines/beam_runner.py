@@ -23,14 +23,21 @@ from .progress import RunProgress
 
 
 def _import_beam():
-    """Import apache_beam without its import-time warning turning on root logging for the process."""
+    """Import apache_beam without its import-time warnings (e.g. "apitools not found", about GCP
+    clients a local run never uses) reaching the log or turning on root logging for the process."""
     root = logging.getLogger()
     guard = logging.NullHandler() if not root.handlers else None
     if guard:
         root.addHandler(guard)  # a module-level logging.warning() would otherwise call basicConfig()
+    level = root.level
+    root.setLevel(logging.ERROR)
     try:
         import apache_beam as beam
+        import apache_beam.io.gcp.internal.clients.bigquery  # noqa: F401  (its notice, said here and silenced)
+    except ImportError:
+        import apache_beam as beam
     finally:
+        root.setLevel(level)
         if guard:
             root.removeHandler(guard)
     return beam

@@ -40,14 +40,22 @@ def unit_candidates(sequences: Iterable[VisualSequence], per_task: int = PREVIEW
     return [s for task in sorted(by_task) for s in sorted(by_task[task], key=lambda s: _rank(s.id))[:per_task]]
 
 
+
+
 def write_unit_previews(store: OutputStore, sequences: list[VisualSequence], per_task: int = PREVIEWS_PER_TASK) -> int:
     """Write the candidate sheets of one unit (before its commit); returns how many."""
     chosen = unit_candidates(sequences, per_task)
-    if chosen:
-        store.makedirs(PREVIEWS_DIR)
-    for s in chosen:
-        store.write_bytes(f"{PREVIEWS_DIR}/{s.id}.png", png_bytes(contact_sheet(s.pixels())))
-    return len(chosen)
+    written = 0
+    try:
+        if chosen:
+            store.makedirs(PREVIEWS_DIR)
+        for s in chosen:
+            store.write_bytes(f"{PREVIEWS_DIR}/{s.id}.png", png_bytes(contact_sheet(s.pixels())))
+            written += 1
+    except OSError as exc:  # previews are not the dataset: a full disk fails the unit's own commit, not this
+        log.warning("previews: %d of %d sheets written (%s: %s); `uvd preview DIR --sample` writes them later",
+                     written, len(chosen), type(exc).__name__, exc)
+    return written
 
 
 def finish_previews(store: OutputStore, per_task: int = PREVIEWS_PER_TASK) -> list[dict[str, Any]]:
