@@ -167,3 +167,22 @@ def test_curation_that_drops_nothing_leaves_the_dataset_as_it_was(tmp_path) -> N
                engine="local", quiet=True)
     assert dataset_digest(open_dataset(curated)) == dataset_digest(open_dataset(plain))
     assert open_dataset(curated).store.exists(DECISIONS_FILE)
+
+
+def test_an_evaluation_set_changed_after_units_were_built_is_refused(world, tmp_path) -> None:
+    """Units built with one curation must not be joined by units decided another way: a resume
+    after a file was added to an evaluation set is refused (exit 2) naming the decisions file."""
+    import shutil
+
+    from uvd_pipeline.errors import RecipeError
+
+    root = tmp_path / "world"
+    shutil.copytree(world[0], root)
+    recipe = parse_recipe(dup_recipe(root, full_curation(root)))
+    out = str(tmp_path / "out")
+    run_recipe(recipe, out, engine="local", quiet=True)
+    ds = open_dataset(out)
+    ds.store.remove(f"ledger/{ds.store.list('ledger', '.json')[0]}")  # one unit left to build
+    (root / "eval" / "val_0002.jpg").write_bytes((root / "web" / "p0.jpg").read_bytes())  # p0 now contaminated
+    with pytest.raises(RecipeError, match="curation inputs changed since units were built"):
+        run_recipe(recipe, out, engine="local", quiet=True)

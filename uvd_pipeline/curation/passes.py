@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from .. import CODE_VERSION, registry
-from ..errors import UvdError
+from ..errors import RecipeError, UvdError
 from ..ids import hash_hex
 from ..images import set_exif_policy, set_pixel_limit
 from ..manifests.store import OutputStore
@@ -140,6 +140,13 @@ def curate(recipe: Recipe, store: OutputStore, units: list[WorkUnit], runner: An
         cur.model_dump(mode="json", exclude={"signatures_from"}), [s.name for s in recipe.sources],
     )
     summary = read_decisions_summary(store)
+    if summary is not None and summary.get("identity") != identity and store.list("ledger", ".json"):
+        # units were built with the old decisions: new ones would mix two curations in one dataset
+        raise RecipeError(
+            f"{store.path('curation/decisions.json')}: the curation inputs changed since units were built "
+            "(an evaluation set's files, or the signatures they were decided from); start afresh with a new "
+            "--out, or restore the inputs and rerun"
+        )
     if summary is None or summary.get("identity") != identity:
         summary = _decide(recipe, store, entries, runner, identity, log)
     else:
