@@ -22,6 +22,7 @@ from ..manifests.store import OutputStore
 from ..pipeline.drops import CURATION_KEY
 from ..pipeline.quota import QUOTA_KEY
 from ..recipe import Recipe
+from ..stages import Source
 from ..types import WorkUnit
 from .decide import decide_unit, filter_unit, make_filters
 from .ledger import (
@@ -66,14 +67,12 @@ def _source_spec(recipe: Recipe, name: str) -> tuple[str, dict[str, Any], str]:
     return spec.plugin, spec.params, "train"
 
 
-def signature_identity(recipe: Recipe, unit: WorkUnit, filters: list) -> str:
+def signature_identity(recipe: Recipe, unit: WorkUnit, source: Source, role: str, filters: list) -> str:
     """What decides a unit's signature rows: its source and payload, the filters' score settings
     (not their thresholds) and the code."""
-    plugin, params, role = _source_spec(recipe, unit.source)
-    source = registry.create_source(plugin, params, recipe.seed)
     payload = {k: v for k, v in unit.payload.items() if not k.startswith("_")}
     scores = [f.score_identity() for f in filters]
-    return hash_hex("signatures", SIGNATURE_VERSION, CODE_VERSION, plugin, source.params_dict, role, payload, scores,
+    return hash_hex("signatures", SIGNATURE_VERSION, CODE_VERSION, source.name, source.params_dict, role, payload, scores,
                     recipe.preprocess.max_image_pixels)
 
 
@@ -84,26 +83,28 @@ def sign_task(args: dict[str, Any]) -> dict[str, Any]:
     store = OutputStore(args["store"])
     set_pixel_limit(recipe.preprocess.max_image_pixels)
     set_exif_policy(recipe.preprocess.exif)  # signatures of the pixels the build will see
-    filters = make_filters(recipe)
-    identity = signature_identity(recipe, unit, filters)
-    entry = read_entry(store, unit.id)
-    if entry is not None and entry.get("identity") == identity and store.exists(entry["file"]["path"]):
-        return entry
     plugin, params, role = _source_spec(recipe, unit.source)
-    reused = _reuse(recipe.curation.signatures_from, unit.id, identity)
-    if reused is not None:  # an earlier output scored the same unit the same way: no decoding
-        table, n_records = reused
-        return commit_signatures(store, unit.id, unit.source, role, identity, table, n_records)
     source = registry.create_source(plugin, params, recipe.seed)
-    source.setup()
+    filters = make_filters(recipe)
     try:
-        sighted, n_records = sight_unit(source, unit, FILTER_SIDE if filters else SIGNATURE_SIDE)
-        table = signature_table(sighted, filters)
+        identity = signature_identity(recipe, unit, source, role, filters)
+        entry = read_entry(store, unit.id)
+        if entry is not None and entry.get("identity") == identity and store.exists(entry["file"]["path"]):
+            return entry
+        reused = _reuse(recipe.curation.signatures_from, unit.id, identity)
+        if reused is not None:  # an earlier output scored the same unit the same way: no decoding
+            table, n_records = reused
+        else:
+            source.setup()
+            try:
+                sighted, n_records = sight_unit(source, unit, FILTER_SIDE if filters else SIGNATURE_SIDE)
+                table = signature_table(sighted, filters)
+            finally:
+                source.teardown()
+        return commit_signatures(store, unit.id, unit.source, role, identity, table, n_records)
     finally:
-        source.teardown()
         for f in filters:
             f.teardown()
-    return commit_signatures(store, unit.id, unit.source, role, identity, table, n_records)
 
 
 def _reuse(root: str | None, unit: str, identity: str) -> tuple[pa.Table, int] | None:
