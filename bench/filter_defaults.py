@@ -27,6 +27,7 @@ from uvd_pipeline import registry
 from uvd_pipeline.errors import BadInput
 from uvd_pipeline.images import decode_image, to_rgb_array
 from uvd_pipeline.samples import make_samples
+from uvd_pipeline.samples.pictures import rgb8
 from uvd_pipeline.stages import SignatureImage
 
 PHOTOS = (
@@ -39,19 +40,11 @@ SAMPLE_GLOBS = ["images/**/*", "imagenet/**/*.JPEG", "coco/images/*", "paired/**
                 "vipseg/**/*.jpg", "jhmdb/**/*.png"]
 
 
-def _rgb(array: np.ndarray) -> np.ndarray:
-    if array.dtype == bool:
-        array = array.astype(np.uint8) * 255
-    if array.ndim == 2:
-        array = np.repeat(array[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(array[:, :, :3].astype(np.uint8))
-
-
 def photos() -> Iterator[SignatureImage]:
     import skimage.data as data
 
     for name in PHOTOS:
-        px = _rgb(getattr(data, name)())
+        px = rgb8(getattr(data, name)())
         yield SignatureImage(px, px.shape[1], px.shape[0], name)
 
 
@@ -102,7 +95,7 @@ def blur_table() -> list[str]:
     lines = ["`laplacian_var` of a photograph blurred with PIL's GaussianBlur(radius), at its own size:", "",
              "| photo | " + " | ".join(f"r = {r}" for r in radii) + " |", "|---" * (len(radii) + 1) + "|"]
     for name in ("astronaut", "coffee", "camera", "chelsea"):
-        img = PILImage.fromarray(_rgb(getattr(data, name)()))
+        img = PILImage.fromarray(rgb8(getattr(data, name)()))
         row = []
         for r in radii:
             px = np.asarray(img.filter(ImageFilter.GaussianBlur(r)) if r else img)

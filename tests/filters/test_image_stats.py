@@ -18,6 +18,7 @@ from uvd_pipeline.errors import BadInput
 from uvd_pipeline.filters.image_stats import NORMALIZED_SIZE, ImageStatsFilter, image_statistics, laplacian_variance
 from uvd_pipeline.images import decode_image, to_rgb_array
 from uvd_pipeline.samples import make_samples
+from uvd_pipeline.samples.pictures import rgb8
 from uvd_pipeline.stages import MissingScoreError, SignatureImage
 
 #: scikit-image's photographs that ship inside its wheel (no download)
@@ -28,14 +29,6 @@ SKIMAGE_PHOTOS = (
 )
 
 
-def _rgb(array: np.ndarray) -> np.ndarray:
-    if array.dtype == bool:
-        array = array.astype(np.uint8) * 255
-    if array.ndim == 2:
-        array = np.repeat(array[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(array[:, :, :3].astype(np.uint8))
-
-
 def _signature(pixels: np.ndarray, record: str) -> SignatureImage:
     return SignatureImage(pixels, width=pixels.shape[1], height=pixels.shape[0], record=record)
 
@@ -43,7 +36,7 @@ def _signature(pixels: np.ndarray, record: str) -> SignatureImage:
 @pytest.fixture(scope="module")
 def photos() -> dict[str, np.ndarray]:
     data = pytest.importorskip("skimage.data")
-    return {name: _rgb(getattr(data, name)()) for name in SKIMAGE_PHOTOS}
+    return {name: rgb8(getattr(data, name)()) for name in SKIMAGE_PHOTOS}
 
 
 def test_the_defaults_drop_none_of_the_bundled_photographs(photos):

@@ -13,10 +13,11 @@ pytest.importorskip("nudenet", reason="extra 'safety' (nudenet) not installed")
 
 from uvd_pipeline import registry  # noqa: E402
 from uvd_pipeline.filters.nsfw import NSFW_MISSING, NUDENET_320N_SHA256, NsfwFilter, nudenet_model  # noqa: E402
+from uvd_pipeline.samples.pictures import rgb8  # noqa: E402
 from uvd_pipeline.stages import SignatureImage  # noqa: E402
 from uvd_pipeline.testing.examples.filters import colour_wheel  # noqa: E402
 
-from .test_image_stats import SKIMAGE_PHOTOS, _rgb  # noqa: E402
+from .test_image_stats import SKIMAGE_PHOTOS  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ def test_a_generated_image_gets_the_score_nudenets_detect_reports(nsfw, tmp_path
 
 
 def test_scikit_images_astronaut_face_agrees_with_detect(tmp_path):
-    photo = _rgb(pytest.importorskip("skimage.data").astronaut())
+    photo = rgb8(pytest.importorskip("skimage.data").astronaut())
     face = registry.create("filter", "nsfw", {"classes": ["FACE_FEMALE"], "device": "cpu"})
     got = face.score(SignatureImage(photo, 512, 512, "astronaut.png"))["nsfw"]
     assert got > 0.5  # a real detection, not a near-zero background probability
@@ -66,7 +67,7 @@ def test_the_default_drops_none_of_the_bundled_photographs(nsfw):
     photos = [name for name in SKIMAGE_PHOTOS if name != "colorwheel"]
     dropped = {}
     for name in photos:
-        px = _rgb(getattr(data, name)())
+        px = rgb8(getattr(data, name)())
         verdict = nsfw.check(nsfw.score(SignatureImage(px, px.shape[1], px.shape[0], name)))
         if verdict:
             dropped[name] = verdict

@@ -26,3 +26,12 @@ def picture(rng: np.random.Generator, width: int, height: int) -> Image.Image:
         else:
             draw.rectangle([cx - r, cy - r * 0.6, cx + r, cy + r * 0.6], fill=colour)
     return img.filter(ImageFilter.GaussianBlur(radius=float(rng.uniform(0.3, 1.2))))
+
+
+def rgb8(array: np.ndarray) -> np.ndarray:
+    """An image array as H x W x 3 uint8 (scikit-image's bundled photos come as bool, grey or RGBA)."""
+    if array.dtype == bool:
+        array = array.astype(np.uint8) * 255
+    if array.ndim == 2:
+        array = np.repeat(array[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(array[:, :, :3].astype(np.uint8))
