@@ -186,3 +186,26 @@ def test_an_evaluation_set_changed_after_units_were_built_is_refused(world, tmp_
     (root / "eval" / "val_0002.jpg").write_bytes((root / "web" / "p0.jpg").read_bytes())  # p0 now contaminated
     with pytest.raises(RecipeError, match="curation inputs changed since units were built"):
         run_recipe(recipe, out, engine="local", quiet=True)
+
+
+def test_stored_signatures_are_not_reused_across_another_exif_rule(world, local_run, tmp_path) -> None:
+    """`signatures_from` reuses rows only when records are read the same way: with EXIF orientation
+    applied instead of ignored the pixels may differ, so the signature pass decodes again."""
+    import uvd_pipeline.curation.passes as passes
+
+    root, _ = world
+    out, _ = local_run
+    seen = []
+    real = passes.sight_unit
+
+    def counting(*a, **k):
+        seen.append(1)
+        return real(*a, **k)
+
+    passes.sight_unit = counting
+    try:
+        recipe = {**dup_recipe(root, {**full_curation(root), "signatures_from": out}), "preprocess": {"exif": "apply"}}
+        run_recipe(parse_recipe(recipe), str(tmp_path / "exif"), engine="local", quiet=True)
+    finally:
+        passes.sight_unit = real
+    assert seen  # decoded again, not reused

@@ -69,11 +69,12 @@ def _source_spec(recipe: Recipe, name: str) -> tuple[str, dict[str, Any], str]:
 
 def signature_identity(recipe: Recipe, unit: WorkUnit, source: Source, role: str, filters: list) -> str:
     """What decides a unit's signature rows: its source and payload, the filters' score settings
-    (not their thresholds) and the code."""
+    (not their thresholds), how records are read and decoded (EXIF, size limits, links), and the code."""
     payload = {k: v for k, v in unit.payload.items() if not k.startswith("_")}
     scores = [f.score_identity() for f in filters]
+    reading = recipe.preprocess.model_dump(mode="json", exclude={"center_crop"})  # the crop comes after signatures
     return hash_hex("signatures", SIGNATURE_VERSION, CODE_VERSION, source.name, source.params_dict, role, payload, scores,
-                    recipe.preprocess.max_image_pixels)
+                    reading)
 
 
 def sign_task(args: dict[str, Any]) -> dict[str, Any]:
