@@ -21,6 +21,7 @@ from ..images import set_exif_policy, set_pixel_limit
 from ..manifests.store import OutputStore
 from ..pipeline.drops import CURATION_KEY
 from ..pipeline.quota import QUOTA_KEY
+from ..pipeline.scores import SCORES_KEY
 from ..recipe import Recipe
 from ..stages import Source
 from ..types import WorkUnit
@@ -154,11 +155,15 @@ def curate(recipe: Recipe, store: OutputStore, units: list[WorkUnit], runner: An
     else:
         log("curation: decisions already committed for these signatures and settings; reused")
     files = summary["units"]
+    # with filters, every curated unit's manifest keeps its records' scores from its signature table
+    tables = {e["unit"]: e["file"] for e in entries if e["role"] == "train"} if cur.filters else {}
     out = []
     for u in units:
-        if u.id in files:
+        if u.id in files or u.id in tables:
             payload = dict(u.payload)
-            payload[CURATION_KEY] = {"store": store.url, **{k: files[u.id][k] for k in ("path", "sha256")}}
+            for key, info in ((CURATION_KEY, files.get(u.id)), (SCORES_KEY, tables.get(u.id))):
+                if info is not None:
+                    payload[key] = {"store": store.url, **{k: info[k] for k in ("path", "sha256")}}
             u = WorkUnit(u.id, u.source, u.index, payload)
         out.append(u)
     dropped = sum(f["dropped"] for f in files.values())

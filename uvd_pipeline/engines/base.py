@@ -16,10 +16,11 @@ from ..console.logs import event, get_logger
 from ..manifests.reader import Dataset
 from ..manifests.rollup import chunks_in_order, read_rollup, write_rollups
 from ..manifests.seal import write_seal
-from ..manifests.schema import DATASET_FILE, PALETTE_FILE, FORMAT_VERSION, RECIPE_FILE
+from ..manifests.schema import DATASET_FILE, PALETTE_FILE, FORMAT_VERSION, RECIPE_FILE, manifest_schema
 from ..manifests.store import OutputStore
 from ..manifests.writer import json_text, prepare_output, summary_checksum
 from ..pipeline.plan import plan_units
+from ..pipeline.scores import keeps_scores
 from ..pipeline.tokenize import tokenizer_fingerprint
 from ..recipe import Recipe
 from .environment import decoding_versions, warn_if_environment_changed
@@ -168,7 +169,8 @@ def write_dataset_summary(store: OutputStore, recipe: Recipe, resolved: dict[str
 
     in_order = chunks_in_order(name[: -len(".json")] for name in ds.ledger_names)
     # manifest.parquet, rejects.parquet (DuckDB, pandas, ...)
-    rollups = write_rollups(store, counted(ds.iter_entries()) if in_order else list(counted(ds.ledger)))
+    rollups = write_rollups(store, counted(ds.iter_entries()) if in_order else list(counted(ds.ledger)),
+                            manifest_schema(keeps_scores(recipe)))
     by: dict[str, dict[str, dict[str, int]]] = {"category": {}, "source": {}, "task": {}}
     # From the roll-ups just brought up to date: a few Parquet columns per 1,000 units, instead of
     # reading every unit's manifest a second time.

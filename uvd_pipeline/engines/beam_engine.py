@@ -107,6 +107,7 @@ class BuildUnit(beam.DoFn):
             "records_read": built.records_read,
             "records_used": built.records_used,
             "n_sequences": len(built.sequences),
+            "scores": built.scores,
         }
         yield beam.pvalue.TaggedOutput(HEADER, (unit.id, (HEADER, header)))
         for seq in built.sequences:
@@ -181,6 +182,7 @@ class CommitUnit(beam.DoFn):
             rejects=header["rejects"],
             records_read=header["records_read"],
             records_used=header["records_used"],
+            scores=header.get("scores"),
         )
         try:
             commit_built(self.store, self.recipe, built, [tokens[i] for i in sorted(tokens)])

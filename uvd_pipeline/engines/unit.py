@@ -11,6 +11,7 @@ from ..exports.run_previews import write_unit_previews
 from ..manifests.store import OutputStore
 from ..manifests.writer import commit_unit
 from ..pipeline.build import UnitBuild, UnitBuilder
+from ..pipeline.scores import keeps_scores
 from ..pipeline.tokenize import tokenize_with
 from ..recipe import Recipe
 from ..types import TokenSequence, WorkUnit
@@ -33,6 +34,7 @@ def commit_built(store: OutputStore, recipe: Recipe, built: UnitBuild, tokens: l
         records_read=built.records_read,
         records_used=built.records_used,
         tokenizer=pinned_tokenizer(store),
+        scores=(built.scores or {}) if keeps_scores(recipe) else None,  # a recipe with filters keeps their scores
     )
 
 

@@ -42,11 +42,14 @@ def chunk_name(unit: str) -> str:
     return f"{source}-{int(index) // UNITS_PER_CHUNK:06d}"
 
 
-def write_rollups(store: OutputStore, ledger: Iterable[dict[str, Any]]) -> dict[str, dict[str, int]]:
+def write_rollups(store: OutputStore, ledger: Iterable[dict[str, Any]],
+                  manifest_schema: pa.Schema = MANIFEST_SCHEMA) -> dict[str, dict[str, int]]:
     """Bring both roll-ups up to date with `ledger` (entries in unit-id order, as
     `Dataset.iter_entries` streams them: one chunk of entries is held at a time; any order is
     accepted and then held whole); returns, per kind, rows, units, chunks and how many chunk files
-    were (re)written this time."""
+    were (re)written this time. `manifest_schema` is the output's (schema.manifest_schema: with the
+    scores column when the recipe has filters)."""
+    kinds = (("manifest", manifest_schema), ("rejects", REJECTS_SCHEMA))
     folders = {kind: f"{ROLLUP_DIR}/{kind}" for kind, _ in _KINDS}
     present = {}
     for kind, folder in folders.items():
@@ -56,7 +59,7 @@ def write_rollups(store: OutputStore, ledger: Iterable[dict[str, Any]]) -> dict[
     done: set[str] = set()
     for name, entries in _chunks(ledger):
         done.add(name)
-        for kind, schema in _KINDS:
+        for kind, schema in kinds:
             stats, rel = out[kind], f"{folders[kind]}/{name}.parquet"
             signature = _signature(kind, entries)
             rows = _current_rows(store, rel, signature) if f"{name}.parquet" in present[kind] else None

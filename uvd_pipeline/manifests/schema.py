@@ -23,6 +23,18 @@ MANIFEST_SCHEMA = pa.schema(
     ]
 )
 
+# With filters in the recipe's `curation:` block, every manifest of the output has one more column:
+# the filter scores of the sequence's records, as the signature tables hold them (FORMAT.md,
+# "Curation"). Without filters the manifest schema is MANIFEST_SCHEMA exactly.
+SCORES_COLUMN = "curation_scores"
+SCORED_MANIFEST_SCHEMA = MANIFEST_SCHEMA.append(pa.field(SCORES_COLUMN, pa.string(), nullable=False))
+
+
+def manifest_schema(scored: bool) -> pa.Schema:
+    """The manifest schema of an output whose recipe keeps filter scores (scored) or not."""
+    return SCORED_MANIFEST_SCHEMA if scored else MANIFEST_SCHEMA
+
+
 REJECTS_SCHEMA = pa.schema(
     [
         pa.field("unit", pa.string(), nullable=False),

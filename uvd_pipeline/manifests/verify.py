@@ -15,7 +15,7 @@ import numpy as np
 from ..types import TOKENS_PER_IMAGE
 from .reader import Dataset, ordered_map, read_arrow
 from .entry import entry_problems
-from .schema import DATASET_FILE, LEDGER_DIR, MANIFEST_SCHEMA, REJECTS_SCHEMA
+from .schema import DATASET_FILE, LEDGER_DIR, MANIFEST_SCHEMA, REJECTS_SCHEMA, SCORED_MANIFEST_SCHEMA
 from .seal import check_seal
 from .writer import json_text, ledger_checksum, summary_checksum
 
@@ -126,7 +126,8 @@ def _check_unit(entry: dict, blobs: dict[str, bytes], totals: dict[str, int]) ->
         return [f"{unit}: unreadable committed file ({type(exc).__name__}: {exc})"]
     if tokens.dtype != np.uint16 or tokens.ndim != 1:
         out.append(f"{unit}: shard is {tokens.dtype} {tokens.shape}, expected 1-D uint16")
-    if not manifest.schema.equals(MANIFEST_SCHEMA) or not rejects.schema.equals(REJECTS_SCHEMA):
+    scored = manifest.schema.equals(SCORED_MANIFEST_SCHEMA)  # a recipe with filters keeps their scores
+    if not (scored or manifest.schema.equals(MANIFEST_SCHEMA)) or not rejects.schema.equals(REJECTS_SCHEMA):
         out.append(f"{unit}: manifest or rejects schema differs from the format")
     end = 0
     for row in manifest.select(["sequence_id", "offset", "n_tokens", "n_images"]).to_pylist():

@@ -20,7 +20,9 @@ from .schema import (
     MANIFESTS_DIR,
     REJECTS_DIR,
     REJECTS_SCHEMA,
+    SCORES_COLUMN,
     SHARDS_DIR,
+    manifest_schema,
 )
 from .store import OutputStore, content_name
 
@@ -77,8 +79,11 @@ def commit_unit(
     records_read: int,
     records_used: int,
     tokenizer: dict[str, Any] | None = None,
+    scores: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write and commit a unit; returns its ledger entry. Sequences are stored in index order."""
+    """Write and commit a unit; returns its ledger entry. Sequences are stored in index order.
+    `scores` ({record: {image_id: filter scores}}) adds the SCORES_COLUMN to the manifest; None
+    (a recipe without filters) leaves the manifest as it always was."""
     sequences = sorted(sequences, key=lambda s: s.index)
     tokens = (
         np.concatenate([s.tokens for s in sequences]).astype(np.uint16, copy=False)
@@ -89,7 +94,7 @@ def commit_unit(
     shard_name, shard_sha = content_name(unit.id, shard_data, ".npy")
     shard_rel = f"{SHARDS_DIR}/{shard_name}"
 
-    manifest = manifest_table(unit, sequences, shard_rel, category)
+    manifest = manifest_table(unit, sequences, shard_rel, category, scores)
     manifest_data = arrow_bytes(manifest, IPC_CODEC, IPC_LEVEL)
     manifest_name, manifest_sha = content_name(unit.id, manifest_data, ".arrow")
 
@@ -132,10 +137,13 @@ def commit_unit(
     return entry
 
 
-def manifest_table(unit: WorkUnit, sequences: list[TokenSequence], shard_rel: str, category: str) -> pa.Table:
-    """The manifest of a unit's sequences (in the order given), one row per sequence."""
+def manifest_table(unit: WorkUnit, sequences: list[TokenSequence], shard_rel: str, category: str,
+                   scores: dict[str, Any] | None = None) -> pa.Table:
+    """The manifest of a unit's sequences (in the order given), one row per sequence; with `scores`
+    ({record: {image_id: filter scores}}), each row also holds its records' scores (SCORES_COLUMN:
+    canonical JSON of that mapping restricted to the sequence's records; `{}` when none has any)."""
     offsets = np.cumsum([0] + [len(s.tokens) for s in sequences])[:-1]
-    return pa.Table.from_pylist(
+    table = pa.Table.from_pylist(
         [
             {
                 "sequence_id": s.id,
@@ -157,6 +165,10 @@ def manifest_table(unit: WorkUnit, sequences: list[TokenSequence], shard_rel: st
         ],
         schema=MANIFEST_SCHEMA,
     )
+    if scores is None:
+        return table
+    column = [canonical_json({r: scores[r] for r in s.records if r in scores}) for s in sequences]
+    return table.append_column(manifest_schema(True).field(SCORES_COLUMN), pa.array(column, pa.string()))
 
 
 def prepare_output(store: OutputStore) -> None:

@@ -15,6 +15,7 @@ from ..ids import derived_id, rng_for, seed_for, sequence_id, unit_fraction
 from ..images import set_exif_policy, set_pixel_limit, to_256
 from .drops import unit_drops
 from .quota import QUOTA_KEY
+from .scores import unit_scores
 from ..recipe import Recipe, SourceSpec
 from ..stages import Renderer, Sequencer, Source, Transform
 from ..storage import escape_name, escape_strings, escape_text, set_input_policy
@@ -30,6 +31,7 @@ class UnitBuild:
     records_used: int
     seconds: float = 0.0
     stats: dict[str, Any] = field(default_factory=dict)
+    scores: dict[str, dict[str, Any]] | None = None  # record -> image id -> filter scores (pipeline/scores.py)
 
     @property
     def n_images(self) -> int:
@@ -89,6 +91,7 @@ class UnitBuilder:
         items: list[Item] = []
         records: list[str] = []
         drops = unit_drops(unit.payload)  # curation's decisions: these records never reach a sequence
+        scores = unit_scores(unit.payload)  # the filters' stored scores, for the manifest (read before any work)
         rejects_of_drops: set[str] = set()
         for got in st.source.read(unit):
             got.record = escape_name(got.record)  # names from disks, tars, JSON may not be UTF-8
@@ -137,6 +140,7 @@ class UnitBuilder:
             records_read=len(unique),
             records_used=len(unique & used),
             seconds=time.perf_counter() - start,
+            scores=scores,
         )
 
     def _prepare(self, st: _SourceStages, item: Item) -> Item | Reject:
