@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from uvd_pipeline import registry
+from uvd_pipeline.engines.base import RunFailed
 from uvd_pipeline.engines.ray_engine import placement
+from uvd_pipeline.engines.ray_placement import Nodes, ShrinkWatch, fits, replan
 
 REPO = Path(__file__).resolve().parents[2]
 ENTRY_POINTS = """[uvd_pipeline.transforms]
@@ -56,6 +58,94 @@ def test_the_actors_and_the_tasks_in_flight_always_fit_on_the_gpus(gpus, actors,
     used = p.actors * p.actor_options.get("num_gpus", 0) + in_flight * p.task_options.get("num_gpus", 0)
     assert used <= gpus + 1e-9
     assert p.actor_options.get("num_gpus", 0) > 0 and (p.task_options.get("num_gpus", 0) > 0) == build_gpu
+
+
+def nodes(*cpus_gpus: tuple[float, float]) -> Nodes:
+    return Nodes({f"n{i}": {"CPU": c, "GPU": g} for i, (c, g) in enumerate(cpus_gpus)})
+
+
+def test_ray_nodes_snapshot_keeps_the_alive_nodes_only():
+    snap = Nodes.from_ray([
+        {"NodeID": "a", "Alive": True, "Resources": {"CPU": 1.0, "memory": 5.0}},
+        {"NodeID": "b", "Alive": False, "Resources": {"CPU": 2.0, "GPU": 1.0}},
+    ])
+    assert snap == Nodes({"a": {"CPU": 1.0, "GPU": 0.0}}) and snap.cpus == 1.0
+
+
+def test_a_lost_node_that_held_a_tokenizer_actor_gets_a_plan_that_fits_the_head():
+    """bench/ray_multinode.py --scenarios actor --cpus 1,2: planned for 3 CPUs (2 actors of 0.5,
+    unit tasks of 1 CPU), which fits while the 2-CPU node lives; on the 1-CPU head alone the two
+    actors take it all and no unit task can ever start (the run hung). The new plan fits."""
+    start = placement(3.0, 0, workers=2, in_flight=4)
+    assert (start.actors, start.actor_options["num_cpus"], start.task_options["num_cpus"]) == (2, 0.5, 1.0)
+    assert fits(start, nodes((1, 0), (2, 0)))
+    head = nodes((1, 0))
+    assert not fits(start, head)
+    new = replan(start, head, 2, 4)
+    assert new is not None and new != start and fits(new, head)
+    assert new.actors * new.actor_options["num_cpus"] + new.task_options["num_cpus"] <= 1.0
+
+
+def test_a_lost_node_whose_plan_still_fits_keeps_the_plan():
+    """--scenarios worker: head 2 CPUs, the 1-CPU node lost; both actors and a unit task fit the head."""
+    start = placement(3.0, 0, workers=2, in_flight=4)
+    assert replan(start, nodes((2, 0)), 2, 4) is start
+
+
+@pytest.mark.parametrize("left", [nodes(), nodes((0, 0)), nodes((0, 0), (0, 0))])
+def test_no_cpu_left_has_no_plan(left):
+    assert replan(placement(3.0, 0, workers=2, in_flight=4), left, 2, 4) is None
+
+
+def test_a_cuda_tokenizer_or_a_gpu_build_stage_is_never_replanned_onto_cpus():
+    gpu_tok = placement(16.0, 2, workers=4, in_flight=8)
+    assert replan(gpu_tok, nodes((8, 0)), 4, 8) is None  # the GPU node left: no CUDA tokenizer
+    pinned = placement(8.0, 2, workers=2, in_flight=4, tokenizer_device="cpu", build_gpu=True)
+    assert replan(pinned, nodes((8, 0)), 2, 4, build_gpu=True) is None
+
+
+def test_a_gpu_node_lost_halves_the_gpu_actors():
+    start = placement(16.0, 2, workers=4, in_flight=8)
+    left = nodes((8, 1))
+    assert not fits(start, left)
+    new = replan(start, left, 4, 8)
+    assert new is not None and (new.actors, new.device, new.actor_options["num_gpus"]) == (1, "cuda", 1.0)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_watch_replans_once_when_a_node_leaves_and_fails_a_stalled_run_with_one_line():
+    clock, seen = FakeClock(), [nodes((1, 0), (2, 0))]
+    start = placement(3.0, 0, workers=2, in_flight=4)
+    watch = ShrinkWatch(lambda: seen[-1], lambda p, n: replan(p, n, 2, 4), every=2, stall=60, clock=clock)
+    assert watch.look(start) is None  # too early to look
+    clock.now = 2
+    assert watch.look(start) is None  # nothing changed
+    seen.append(nodes((1, 0)))
+    clock.now = 4
+    new = watch.look(start)
+    assert new is not None and fits(new, seen[-1])
+    clock.now = 6
+    assert watch.look(new) is None  # nothing more to do
+    # Now nothing is left that can run a unit: the run fails after `stall` without a finished unit.
+    seen.append(nodes((0, 0)))
+    clock.now = 8
+    assert watch.look(new) is None
+    clock.now = 40
+    watch.finished()  # a unit still finished: the stall counts from here
+    clock.now = 90
+    assert watch.look(new) is None
+    clock.now = 101
+    with pytest.raises(RunFailed) as err:
+        watch.look(new)
+    message = str(err.value)
+    assert "\n" not in message and "shrank from 2 node(s), 3 CPUs" in message and "rerun the same command" in message
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 from ..manifests.store import OutputStore
@@ -21,10 +20,12 @@ from ..recipe import Recipe
 from ..types import WorkUnit
 from .machine import fit_workers, machine_cpus
 from .progress import RunProgress
+from .ray_placement import Nodes, Placement, ShrinkWatch, placement, replan
 from .timeouts import Deadlines, StartClock, timeout_message
 
 _BUILDERS: dict[str, Any] = {}  # per worker process: recipe fingerprint -> UnitBuilder
-# Tests only: "task:<unit id>:<marker file>" and/or "actor:<marker file>", comma-separated.
+# Tests only: "task:<unit id>:<marker file>", "actor:<marker file>", "shrink:<cpus>:<marker file>",
+# comma-separated.
 FAULT_ENV = "UVD_FAULT_INJECT"
 
 
@@ -87,42 +88,6 @@ class _TokenizerActor:
         return True
 
 
-@dataclass(frozen=True)
-class Placement:
-    """Ray resources of the tokenizer actors and the unit tasks."""
-
-    actors: int
-    actor_options: dict[str, Any]
-    device: str
-    threads: int  # torch threads per tokenizer actor
-    task_options: dict[str, Any]
-
-
-def placement(
-    cpus: float, gpus: int, workers: int, in_flight: int, *, tokenizer_device: str = "auto",
-    build_gpu: bool = False, tokenizer_actors: int | None = None,
-) -> Placement:
-    """One tokenizer actor per GPU (unless the recipe pins the tokenizer to the CPU); without GPUs,
-    one per worker (up to the CPUs): separate model replicas scale better across cores than one
-    model's intra-op threads. Resources are fractional so that actors never starve the unit tasks.
-    When a build stage needs a GPU (`build_gpu`) and the cluster has GPUs, the tokenizers share half
-    of them and the unit tasks in flight share the other half, so both run on the GPU workers."""
-    gpu_tokenizer = gpus > 0 and tokenizer_device != "cpu"
-    n = tokenizer_actors or (gpus if gpu_tokenizer else max(1, min(workers, int(cpus))))
-    if gpu_tokenizer:  # all the GPUs, or half of them when build stages need one, shared by the actors
-        share = (0.5 if build_gpu else 1.0) * gpus / n
-        actor: dict[str, Any] = {"num_gpus": min(1.0, share), "num_cpus": 0.5}
-        device, threads = "cuda", 1
-    else:
-        actor = {"num_cpus": min(0.5, cpus / (2 * n))}
-        device, threads = "cpu", max(1, int(cpus // n))
-    task: dict[str, Any] = {"num_cpus": max(0.01, min(1.0, (cpus - actor["num_cpus"] * n) / max(1, workers)))}
-    if build_gpu and gpus:
-        free = gpus - actor.get("num_gpus", 0) * n
-        task["num_gpus"] = max(0.01, min(1.0, free / max(1, in_flight)))
-    return Placement(n, actor, device, threads, task)
-
-
 def _init_ray(address: str | None, workers: int, oversubscribe: bool = False) -> None:
     import ray
 
@@ -134,6 +99,61 @@ def _init_ray(address: str | None, workers: int, oversubscribe: bool = False) ->
     else:
         # A local cluster: as many CPUs as the machine has (as many as --workers with --oversubscribe).
         ray.init(num_cpus=max(machine_cpus(), workers if oversubscribe else 1), **kwargs)
+
+
+class _Pool:
+    """The tokenizer actors and the unit task options of one placement."""
+
+    def __init__(self, place: Placement, recipe: Recipe, factory: Any, fault: str | None) -> None:
+        import ray
+
+        actor_cls = ray.remote(max_restarts=3, max_task_retries=3)(_TokenizerActor)
+        spec = recipe.tokenizer.model_dump(mode="json")
+        self.place = place
+        self.actors = [actor_cls.options(**place.actor_options).remote(spec, place.device, place.threads, factory, fault)
+                       for _ in range(place.actors)]
+        self.loading = [a.ready.remote() for a in self.actors]  # the models load while the first units build
+        self.task = ray.remote(max_retries=3)(_unit_task).options(**place.task_options)
+
+    def close(self) -> None:
+        import ray
+
+        for a in self.actors:
+            ray.kill(a)  # no restart
+
+
+class _Hog:
+    """Tests only (`shrink` fault): holds CPUs of the cluster, as a node that left would take them."""
+
+    def ready(self) -> bool:
+        return True
+
+
+class _NodeReader:
+    """The alive nodes (`ray.nodes()`), or, once a `shrink:<cpus>:<marker>` fault fired, one node of
+    <cpus> CPUs while a `_Hog` really takes the CPUs above that (tests only)."""
+
+    def __init__(self, fault: str | None) -> None:
+        self.shrink = next((f.split(":", 2)[1:] for f in (fault or "").split(",") if f.startswith("shrink:")), None)
+        self.hog: Any = None
+        self.armed = False  # a unit finished: the fault may fire
+
+    def __call__(self) -> Nodes:
+        import ray
+
+        nodes = Nodes.from_ray(ray.nodes())
+        if self.shrink is None or not self.armed:
+            return nodes
+        cpus = float(self.shrink[0])
+        if self.hog is None:
+            try:
+                with open(self.shrink[1], "x"):
+                    pass
+            except FileExistsError:
+                self.shrink = None
+                return nodes
+            self.hog = ray.remote(_Hog).options(num_cpus=nodes.cpus - cpus).remote()
+        return Nodes({"shrunk": {"CPU": cpus, "GPU": 0.0}})
 
 
 def run_ray(
@@ -154,6 +174,7 @@ def run_ray(
     """`tokenizer_factory`: a picklable callable returning an object with encode(pixels) -> codes,
     used instead of the recipe's tokenizer (benchmarks use a stand-in of fixed cost)."""
     import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     _init_ray(address, workers, oversubscribe)
     from ..pipeline.plan import gpu_stages
@@ -162,51 +183,51 @@ def run_ray(
     where = f"the Ray cluster at {address}" if address else "this Ray cluster"
     workers = fit_workers(workers, float(resources.get("CPU", 1)), where, oversubscribe=oversubscribe)
     in_flight = max(workers, units_in_flight or 2 * workers)
+    build_gpu = bool(gpu_stages(recipe))
     place = placement(
         float(resources.get("CPU", 1)), int(resources.get("GPU", 0)), workers, in_flight,
-        tokenizer_device=recipe.tokenizer.device, build_gpu=bool(gpu_stages(recipe)), tokenizer_actors=tokenizer_actors,
+        tokenizer_device=recipe.tokenizer.device, build_gpu=build_gpu, tokenizer_actors=tokenizer_actors,
     )
-    n_actors, device, threads = place.actors, place.device, place.threads
-
-    actor_cls = ray.remote(max_restarts=3, max_task_retries=3)(_TokenizerActor)
     fault = os.environ.get(FAULT_ENV)
-    actors = [
-        actor_cls.options(**place.actor_options).remote(
-            recipe.tokenizer.model_dump(mode="json"), device, threads, tokenizer_factory, fault
-        )
-        for _ in range(n_actors)
-    ]
-    loading = [a.ready.remote() for a in actors]  # the models load while the first units build
-    task = ray.remote(max_retries=3)(_unit_task).options(**place.task_options)
+    pool = _Pool(place, recipe, tokenizer_factory, fault)
+    # A node that leaves can leave this plan unable to run on what is left: re-plan (ray_placement.py).
+    reader = _NodeReader(fault)
+    watch = ShrinkWatch(reader, lambda p, nodes: replan(p, nodes, workers, in_flight, build_gpu=build_gpu,
+                                                         tokenizer_actors=tokenizer_actors))
     recipe_ref = ray.put(recipe.model_dump(mode="json"))
 
     failures: list[tuple[str, str]] = []
-    pending: dict[Any, WorkUnit] = {}
-    queue = deque((unit, 1) for unit in units)  # (unit, its try)
+    pending: dict[Any, tuple[WorkUnit, int]] = {}  # ref -> (unit, its try)
+    queue = deque((unit, 1) for unit in units)
     deadlines = Deadlines(unit_timeout)  # --unit-timeout: cancel, resubmit once, then fail (timeouts.py)
-    clock = ray.remote(StartClock).options(num_cpus=0).remote() if unit_timeout else None
+    # The clock lives on the driver's node (soft: anywhere if that has no room), which the run cannot outlive.
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
+    clock = ray.remote(StartClock).options(num_cpus=0, scheduling_strategy=here).remote() if unit_timeout else None
     submitted = 0
     try:
         while queue or pending:
             while queue and len(pending) < in_flight:
                 unit, tries = queue.popleft()
-                actor = actors[submitted % n_actors]  # round robin over the tokenizer actors
-                ref = task.remote(recipe_ref, store.url, unit.to_row(), actor, fault, clock)
-                pending[ref] = unit
+                actor = pool.actors[submitted % len(pool.actors)]  # round robin over the tokenizer actors
+                ref = pool.task.remote(recipe_ref, store.url, unit.to_row(), actor, fault, clock)
+                pending[ref] = (unit, tries)
                 deadlines.add(ref, unit.id, tries)
                 submitted += 1
-            done, _ = ray.wait([*loading, *pending], num_returns=1, timeout=deadlines.wait_seconds())
+            wait = deadlines.wait_seconds()
+            done, _ = ray.wait([*pool.loading, *pending], num_returns=1, timeout=min(wait if wait is not None else 1e9, watch.every))
             if clock is not None:
                 deadlines.started(ray.get(clock.drain.remote()))
             for ref in done:
                 deadlines.done(ref)
-                if ref in loading:  # a tokenizer that cannot load stops the run here, with its error
-                    loading.remove(ref)
+                if ref in pool.loading:  # a tokenizer that cannot load stops the run here, with its error
+                    pool.loading.remove(ref)
                     ray.get(ref)
-                    if not loading:
+                    if not pool.loading:
                         deadlines.restart()  # unit clocks run from when the tokenizers are up
                     continue
-                unit = pending.pop(ref)
+                unit, _tries = pending.pop(ref)
+                watch.finished()
+                reader.armed = True
                 try:
                     result = ray.get(ref)
                 except Exception as exc:  # the unit stays uncommitted; the next run redoes it
@@ -217,7 +238,7 @@ def run_ray(
                 progress.images_tokenized(result["images"])
                 progress.unit_committed()
             for ref, tries in deadlines.expired():
-                unit = pending.pop(ref)
+                unit, _tries = pending.pop(ref)
                 ray.cancel(ref, force=True)  # kills the worker process running it
                 if tries <= deadlines.retries:
                     progress.log(f"[yellow]unit {unit.id} passed --unit-timeout {unit_timeout:g} s; retrying it")
@@ -225,7 +246,35 @@ def run_ray(
                 else:
                     failures.append((unit.id, timeout_message(unit.id, unit_timeout, tries)))
                     progress.log(f"[red]unit {unit.id} failed: {failures[-1][1]}")
+            new = watch.look(pool.place)
+            if new is not None:
+                pool = _switch(pool, new, pending, queue, deadlines, recipe, tokenizer_factory, fault)
+                progress.log(
+                    f"[yellow]the Ray cluster changed ({watch.first.describe()} -> {watch.nodes.describe()}): re-planned "
+                    f"for what is left: {new.actors} tokenizer actor(s) of {new.actor_options}, unit tasks of "
+                    f"{new.task_options}; {len(queue)} units to (re)submit"
+                )
     finally:
-        for a in [*actors, *([clock] if clock is not None else [])]:
+        pool.close()
+        for a in [*([clock] if clock is not None else []), *([reader.hog] if reader.hog is not None else [])]:
             ray.kill(a)
     return failures
+
+
+def _switch(pool: _Pool, new: Placement, pending: dict[Any, tuple[WorkUnit, int]], queue: deque,
+            deadlines: Deadlines, recipe: Recipe, factory: Any, fault: str | None) -> _Pool:
+    """Run on `new` from now: the units in flight are cancelled (their worker processes killed:
+    a unit is only visible once its ledger entry lands, and a retry writes the same bytes) and go
+    first in the queue, the old actors are ended and new ones started."""
+    import ray
+
+    for ref, (unit, tries) in reversed(list(pending.items())):
+        try:
+            ray.cancel(ref, force=True)
+        except Exception:  # already finished or gone: its result is dropped either way
+            pass
+        deadlines.done(ref)
+        queue.appendleft((unit, tries))
+    pending.clear()
+    pool.close()
+    return _Pool(new, recipe, factory, fault)
