@@ -197,6 +197,8 @@ def scenario(kind: str, work: Path, recipe_path: Path, n_units: int, reference: 
         result["units_rewritten"] = sum(1 for name, t in after.items() if name in before and t > before[name])
         result["units_committed_by_the_run"] = len(after)
         result["driver_log_tail"] = log[-600:]
+        # the engine's line when it re-planned for the nodes left (engines/ray_placement.py)
+        result["driver_replanned"] = next((line.strip() for line in log.splitlines() if "re-planned" in line), None)
         if len(after) < n_units:  # a rerun resumes the rest: on what is left of the cluster, or on a new one
             result["nodes_alive_after_run"] = [n.name for n in nodes if n.proc.poll() is None]
             if head.proc.poll() is not None:  # the head (and its GCS) went down with its raylet

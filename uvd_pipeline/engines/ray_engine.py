@@ -248,11 +248,12 @@ def run_ray(
                     progress.log(f"[red]unit {unit.id} failed: {failures[-1][1]}")
             new = watch.look(pool.place)
             if new is not None:
+                moved = len(pending)
                 pool = _switch(pool, new, pending, queue, deadlines, recipe, tokenizer_factory, fault)
                 progress.log(
                     f"[yellow]the Ray cluster changed ({watch.first.describe()} -> {watch.nodes.describe()}): re-planned "
                     f"for what is left: {new.actors} tokenizer actor(s) of {new.actor_options}, unit tasks of "
-                    f"{new.task_options}; {len(queue)} units to (re)submit"
+                    f"{new.task_options}; {moved} units in flight resubmitted"
                 )
     finally:
         pool.close()

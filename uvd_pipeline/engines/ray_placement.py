@@ -151,7 +151,10 @@ class ShrinkWatch:
         if now < self.next_look:
             return None
         self.next_look = now + self.every
-        nodes = self.read()
+        try:
+            nodes = self.read()
+        except Exception:  # the GCS unreachable (the head lost): ray.wait reports that, as before
+            return None
         if nodes == self.nodes and self.unfit_since is None:
             return None
         self.nodes = nodes
