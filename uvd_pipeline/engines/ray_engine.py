@@ -153,6 +153,7 @@ class _NodeReader:
                 self.shrink = None
                 return nodes
             self.hog = ray.remote(_Hog).options(num_cpus=nodes.cpus - cpus).remote()
+            ray.get(self.hog.ready.remote(), timeout=120)  # the CPUs are gone before the driver goes on
         return Nodes({"shrunk": {"CPU": cpus, "GPU": 0.0}})
 
 
