@@ -16,7 +16,8 @@ what is left of the cluster) resumes it. Reported per scenario: which node died,
 moment, time from the kill to the run's end, to the next commit and to the dataset complete, units
 committed before the kill and rewritten after it, the units in flight on the dead node (its
 `ray::_unit_task` workers: these are built again), the run's exit status, whether a rerun was
-needed, and whether the digest equals the single-node (local engine) run's. Nothing is left
+needed, whether the digest equals the single-node (local engine) run's, and the driver's line
+if it re-planned for the nodes left (`driver_replanned`). Nothing is left
 running: every node started here is stopped at the end, even on errors.
 
 Run on demand (not in CI: it needs minutes and room for two raylets):
