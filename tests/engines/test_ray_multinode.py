@@ -13,6 +13,7 @@ import importlib.util
 import os
 import secrets
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -29,8 +30,18 @@ multinode = sys.modules.setdefault("uvd_bench_ray_multinode", importlib.util.mod
 _spec.loader.exec_module(multinode)
 
 
-def test_losing_the_node_of_a_tokenizer_actor_finishes_on_the_head(tmp_path, monkeypatch):
+@pytest.fixture
+def short_tmp():
+    """A short folder: Ray's socket paths under a node's --temp-dir must stay within 107 bytes,
+    which pytest's tmp_path names exceed."""
+    with tempfile.TemporaryDirectory(prefix="uvdmn-") as tmp:
+        yield Path(tmp)
+
+
+def test_losing_the_node_of_a_tokenizer_actor_finishes_on_the_head(short_tmp, monkeypatch):
     from uvd_pipeline.samples import make_samples
+
+    tmp_path = short_tmp
 
     make_samples(tmp_path / "samples", seed=0, parts=["images"])
     recipe_path = tmp_path / "recipe.yaml"
