@@ -8,8 +8,13 @@ thread samples the RSS of the child and every process below it (Ray's raylet, GC
 every 0.25 s with psutil. Prints one JSON line per size and a summary with the 10^7 / 10^6 time
 ratio (target <= 12) and the peak memory.
 
+With --views every record also carries nine window hashes and a tint, as the signature pass
+writes them (curation/views.py): random, and a planted copy takes its source's windows (flipped
+like its full hash) and tint. A record then gives up to ten band rows per table. Without it the
+tables hold the full hash only (the pass plans one band row per record, as before windows).
+
 Usage: python bench/cluster_scale.py [--sizes 1000000,10000000] [--threshold 6] [--workers 2]
-                                     [--m M] [--out /tmp/uvd-cluster-bench]
+                                     [--m M] [--views] [--out /tmp/uvd-cluster-bench]
 """
 
 from __future__ import annotations
@@ -44,9 +49,11 @@ def hex_strings(raw: np.ndarray) -> pa.Array:
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(chars.tobytes()))
 
 
-def synthetic(n: int, threshold: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+def synthetic(n: int, threshold: int, seed: int = 0, views: bool = False) -> tuple[np.ndarray, ...]:
+    """(hashes: (n, 1), or (n, 10) with views: full hash then windows; ids; tints; planted counts)."""
     rng = np.random.default_rng(seed)
-    hashes = rng.integers(0, 2**64, size=n, dtype=np.uint64)
+    hashes = rng.integers(0, 2**64, size=(n, 10 if views else 1), dtype=np.uint64)
+    tints = rng.integers(0, 2**16, size=n, dtype=np.uint16)
     ids = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
     kind = rng.random(n)
     near = np.flatnonzero(kind < 0.10)
@@ -66,15 +73,16 @@ def synthetic(n: int, threshold: int, seed: int = 0) -> tuple[np.ndarray, np.nda
             flips[part] |= np.where(on, np.uint64(1) << order[:, k].astype(np.uint64), np.uint64(0))
     for c, s, f, near_copy in zip(np.array_split(copies, 50), np.array_split(source, 50), np.array_split(flips, 50),
                                   np.array_split(is_near, 50)):
-        hashes[c] = hashes[s] ^ f  # sources earlier than copies: copies of copies chain
+        hashes[c] = hashes[s] ^ f[:, None]  # sources earlier than copies: copies of copies chain
+        tints[c] = tints[s]
         ids[c[~near_copy]] = ids[s[~near_copy]]
-    return hashes, ids, {"near_copies": int(is_near.sum()), "exact_copies": int((~is_near).sum())}
+    return hashes, ids, tints, {"near_copies": int(is_near.sum()), "exact_copies": int((~is_near).sum())}
 
 
-def write_tables(root: Path, n: int, threshold: int) -> tuple[list[dict], dict[str, int]]:
+def write_tables(root: Path, n: int, threshold: int, views: bool = False) -> tuple[list[dict], dict[str, int]]:
     from uvd_pipeline.manifests.store import OutputStore
 
-    hashes, ids, planted = synthetic(n, threshold)
+    hashes, ids, tints, planted = synthetic(n, threshold, views=views)
     store = OutputStore(str(root))
     store.makedirs("curation/signatures")
     refs = []
@@ -85,8 +93,12 @@ def write_tables(root: Path, n: int, threshold: int) -> tuple[list[dict], dict[s
             "record": pa.array([f"r{i:07d}" for i in range(end - start)], pa.string()),
             "image_id": hex_strings(ids[start:end]),
             "position": pa.array(np.zeros(end - start, np.int16)),
-            "phash": pa.array(hashes[start:end]),
+            "phash": pa.array(hashes[start:end, 0]),
         })
+        if views:
+            flat = pa.array(hashes[start:end, 1:].reshape(-1))
+            table = table.append_column("views", pa.FixedSizeListArray.from_arrays(flat, 9))
+            table = table.append_column("tint", pa.array(tints[start:end]))
         sink = pa.BufferOutputStream()
         with pa.ipc.new_file(sink, table.schema) as w:
             w.write_table(table)
@@ -147,7 +159,7 @@ def _tree_cpu() -> dict[int, float]:
     return out
 
 
-def one(n: int, threshold: int, workers: int, m: int | None, out: Path) -> dict:
+def one(n: int, threshold: int, workers: int, m: int | None, out: Path, views: bool = False) -> dict:
     import ray
 
     from uvd_pipeline.curation import cluster_pass
@@ -157,7 +169,7 @@ def one(n: int, threshold: int, workers: int, m: int | None, out: Path) -> dict:
     root = out / f"n{n}"
     shutil.rmtree(root, ignore_errors=True)
     t0 = time.perf_counter()
-    refs, planted = write_tables(root, n, threshold)
+    refs, planted = write_tables(root, n, threshold, views)
     generate_s = time.perf_counter() - t0
     ray.init(num_cpus=workers, include_dashboard=False, configure_logging=False, log_to_driver=False,
              object_store_memory=256 * 2**20)
@@ -168,6 +180,7 @@ def one(n: int, threshold: int, workers: int, m: int | None, out: Path) -> dict:
     stages: list[tuple[str, float]] = []
     t0 = time.perf_counter()
     result = cluster_pass(OutputStore(str(root)), refs, threshold, RayTaskRunner(workers=workers), m=m,
+                          hashes_per_row=10 if views else 1,
                           on_stage=lambda name, k: stages.append((name, time.perf_counter())))
     seconds = time.perf_counter() - t0
     sampler.stop.set()
@@ -183,7 +196,7 @@ def one(n: int, threshold: int, workers: int, m: int | None, out: Path) -> dict:
     shutil.rmtree(root, ignore_errors=True)
     s = result.stats
     return {
-        "records": n, "threshold": threshold, "workers": workers, "seconds": round(seconds, 2),
+        "records": n, "views": views, "hashes": n * (10 if views else 1), "threshold": threshold, "workers": workers, "seconds": round(seconds, 2),
         "cpu_seconds": round(cpu_seconds, 1),
         "stage_seconds": per_stage, "generate_seconds": round(generate_s, 1), "planted": planted,
         "peak_rss_total_mib": round(sampler.peak_total / 2**20), "peak_rss_driver_mib": round(sampler.peak_driver / 2**20),
@@ -201,17 +214,19 @@ def main() -> None:
     ap.add_argument("--threshold", type=int, default=6)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--m", type=int, default=None)
+    ap.add_argument("--views", action="store_true", help="window hashes and tints as the signature pass writes")
     ap.add_argument("--out", default="/tmp/uvd-cluster-bench")
     ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     out = Path(args.out)
     if args.one is not None:
-        print(json.dumps(one(args.one, args.threshold, args.workers, args.m, out)), flush=True)
+        print(json.dumps(one(args.one, args.threshold, args.workers, args.m, out, args.views)), flush=True)
         return
     runs = []
     for n in [int(float(x)) for x in args.sizes.split(",")]:
         cmd = [sys.executable, __file__, "--one", str(n), "--threshold", str(args.threshold),
-               "--workers", str(args.workers), "--out", str(out)] + (["--m", str(args.m)] if args.m else [])
+               "--workers", str(args.workers), "--out", str(out)] + (["--m", str(args.m)] if args.m else []) + (
+                   ["--views"] if args.views else [])
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode:
             print(proc.stderr[-3000:], file=sys.stderr)

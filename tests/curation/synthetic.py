@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from uvd_pipeline.curation.views import TINT_TOLERANCE, WINDOWS
 from uvd_pipeline.manifests.store import OutputStore
 
 
@@ -27,6 +28,8 @@ class Rec:
     record: str
     ids: dict[int, str]  # position -> image id
     hashes: dict[int, int]  # position -> phash
+    views: list[int] | None = None  # window hashes of an image record (curation/views.py)
+    tint: int = 0
 
 
 def write_signatures(store: OutputStore, unit: str, recs: list[Rec]) -> str:
@@ -38,6 +41,10 @@ def write_signatures(store: OutputStore, unit: str, recs: list[Rec]) -> str:
         "phash": pa.array([x[3] for x in rows], pa.uint64()),
         "width": pa.array([64] * len(rows), pa.int32()),
     })
+    if any(r.views is not None for r in recs):
+        views = [r.views if r.views is not None else [r.hashes[p]] * WINDOWS for r in recs for p in sorted(r.ids)]
+        table = table.append_column("views", pa.array(views, pa.list_(pa.uint64(), WINDOWS)))
+        table = table.append_column("tint", pa.array([r.tint for r in recs for p in sorted(r.ids)], pa.uint16()))
     sink = pa.BufferOutputStream()
     with pa.ipc.new_file(sink, table.schema) as w:
         w.write_table(table)
@@ -64,6 +71,10 @@ def reference(recs: list[Rec], units: dict[str, tuple[str, int, bool]], threshol
             return False
         if all(a.ids[p] == b.ids[p] for p in a.ids):
             return True
+        if len(a.ids) == 1 and (a.views or b.views):  # an image: any hash of one near any of the other
+            ha, hb = [a.hashes[min(a.ids)], *(a.views or [])], [b.hashes[min(b.ids)], *(b.views or [])]
+            close = abs((a.tint >> 8) - (b.tint >> 8)) <= TINT_TOLERANCE and abs((a.tint & 255) - (b.tint & 255)) <= TINT_TOLERANCE
+            return close and any(bin(x ^ y).count("1") <= threshold for x in ha for y in hb)
         return all(bin(a.hashes[p] ^ b.hashes[p]).count("1") <= threshold for p in a.ids)
 
     for i in range(n):
@@ -130,4 +141,36 @@ def random_world(seed: int, n: int, threshold: int, units: int = 6, videos: bool
                             {p: int(rng.integers(0, 2**63)) * 2 + int(rng.integers(2)) for p in positions}))
         else:
             recs.append(Rec(unit, f"r{i:06d}", {0: image_id(i)}, {0: int(rng.integers(0, 2**63)) * 2 + int(rng.integers(2))}))
+    return recs
+
+
+def random_view_world(seed: int, n: int, threshold: int, units: int = 6) -> list[Rec]:
+    """Image records with window hashes and tints: random ones, crops (full hash near one of the
+    source's windows), captions (one window near the same window of the source), copies whose
+    tint is just inside or just outside the tolerance, and exact copies."""
+    rng = np.random.default_rng(seed)
+
+    def rand() -> int:
+        return int(rng.integers(0, 2**63)) * 2 + int(rng.integers(2))
+
+    def tint() -> int:
+        return int(rng.integers(40, 200)) << 8 | int(rng.integers(40, 200))
+
+    recs: list[Rec] = []
+    for i in range(n):
+        unit, kind, rec = f"u{int(rng.integers(units))}", rng.random(), f"r{i:06d}"
+        src = recs[int(rng.integers(len(recs)))] if recs else None
+        d = int(rng.integers(0, threshold + 1))
+        views = [rand() for _ in range(WINDOWS)]
+        if src is not None and kind < 0.08:  # crop: its full hash near a window of the source
+            recs.append(Rec(unit, rec, {0: image_id(i)}, {0: flip(int(src.views[int(rng.integers(WINDOWS))]), d, rng)}, views, src.tint))
+        elif src is not None and kind < 0.14:  # caption: one window near the source's same window
+            w = int(rng.integers(WINDOWS))
+            views[w] = flip(src.views[w], d, rng)
+            shift = int(rng.integers(-TINT_TOLERANCE - 2, TINT_TOLERANCE + 3))
+            recs.append(Rec(unit, rec, {0: image_id(i)}, {0: rand()}, views, (src.tint & 0xFF00) | ((src.tint & 255) + shift)))
+        elif src is not None and kind < 0.17:  # exact copy
+            recs.append(Rec(unit, rec, dict(src.ids), dict(src.hashes), list(src.views), src.tint))
+        else:
+            recs.append(Rec(unit, rec, {0: image_id(i)}, {0: rand()}, views, tint()))
     return recs

@@ -21,6 +21,8 @@ from itertools import combinations
 
 import numpy as np
 
+from .views import tints_close
+
 U64 = np.uint64
 MAX_THRESHOLD = 16
 # Cost of comparing one candidate pair relative to emitting, exchanging and sorting one band row.
@@ -193,10 +195,11 @@ def exact_edges(cols: list[np.ndarray], nodes: np.ndarray, edges: Edges) -> None
 
 def bucket_edges(
     group: np.ndarray, permuted: np.ndarray, extra: list[np.ndarray], nodes: np.ndarray,
-    key_bits: int, threshold: int, cap: int, edges: Edges,
+    key_bits: int, threshold: int, cap: int, edges: Edges, tint: np.ndarray | None = None,
 ) -> BucketStats:
     """Edges between rows of one table whose (group, key) agree and whose hashes are all within
-    the threshold (the distance of a row pair is the largest over `permuted` and `extra`).
+    the threshold (the distance of a row pair is the largest over `permuted` and `extra`), and,
+    when `tint` is given, whose tints are close (curation/views.py).
 
     Identical rows are merged first (star edges, no comparison), so degenerate hashes (many blank
     images) cost a sort, not a square. Buckets of up to `cap` distinct rows compare pairs by
@@ -205,7 +208,8 @@ def bucket_edges(
     if len(nodes) < 2:
         return stats
     mixed = bool((group != group[0]).any())
-    cols = [group, permuted, *extra] if mixed else [permuted, *extra]
+    tinted = tint is not None and bool((tint != tint[0]).any())
+    cols = ([group] if mixed else []) + [permuted, *extra] + ([tint] if tinted else [])
     order = _sort_order(cols)
     cols = [c[order] for c in cols]
     nodes = nodes[order]
@@ -219,6 +223,10 @@ def bucket_edges(
     hashes = [c[first] for c in ([permuted[order]] + [e[order] for e in extra])]
     run_keys = [grp[first], keys[first]]
     i, j = _run_pairs(run_keys, hashes, threshold, cap, stats)
+    if tinted:  # identical rows share a tint (it is one of the columns); pairs must have close ones
+        rep_tint = cols[-1][first]
+        close = tints_close(rep_tint[i], rep_tint[j])
+        i, j = i[close], j[close]
     rep_nodes = nodes[first]
     edges.add(rep_nodes[i], rep_nodes[j])
     return stats

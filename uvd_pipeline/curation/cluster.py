@@ -50,13 +50,15 @@ from .decisions import keepers_task, members_task, write_task
 from .edges import edges_task
 from .emit import emit_task
 from .exchange import Scratch
+from .views import WINDOWS
 
 VERSION = 1
 SCRATCH = "curation/exchange"
 NODES_PER_PARTITION = 500_000  # node rows a components/decisions task holds
 BAND_ROWS_PER_PARTITION = 4_000_000  # band rows a bucket task holds
 BAND_ROWS_PER_GROUP = 8_000_000  # band rows an emit task holds at once (its tables in one group)
-RECORDS_PER_EMIT_TASK = 1_000_000
+RECORDS_PER_EMIT_TASK = 1_000_000  # hash rows (records x hashes_per_row) an emit task holds
+HASHES_PER_ROW = 1 + WINDOWS  # an image's full hash and its window hashes (curation/views.py)
 BUCKET_CAP = 2048
 BYTES_PER_SIGNATURE_ROW = 48  # to estimate rows from file sizes when refs give no count
 
@@ -110,21 +112,25 @@ def as_refs(refs: Iterable[SignatureRef | Mapping[str, Any]]) -> list[SignatureR
 
 def plan_pass(store: OutputStore, refs: list[SignatureRef], threshold: int, m: int | None = None,
               cap: int = BUCKET_CAP, nodes_per_partition: int = NODES_PER_PARTITION,
-              band_rows_per_partition: int = BAND_ROWS_PER_PARTITION) -> dict[str, Any]:
-    """Partition counts and task groups, from the row counts only (never from the engine)."""
+              band_rows_per_partition: int = BAND_ROWS_PER_PARTITION,
+              hashes_per_row: int = HASHES_PER_ROW) -> dict[str, Any]:
+    """Partition counts and task groups, from the row counts only (never from the engine).
+    `hashes_per_row`: band rows an image row gives per table (its full and window hashes)."""
     if not 0 <= threshold <= MAX_THRESHOLD:
         raise UvdError(f"curation threshold {threshold}: must be within 0..{MAX_THRESHOLD}")
     rows = [r.rows if r.rows is not None else _estimate_rows(store, r.path) for r in refs]
     total = max(1, sum(rows))
-    layout = BandLayout(threshold, m or choose_m(total, threshold))
+    hashes = total * max(1, hashes_per_row)
+    per_task = max(1, RECORDS_PER_EMIT_TASK // max(1, hashes_per_row))
+    layout = BandLayout(threshold, m or choose_m(hashes, threshold))
     n_tables = len(layout.tables)
-    per_group = max(1, min(n_tables, BAND_ROWS_PER_GROUP // max(1, min(total, RECORDS_PER_EMIT_TASK))))
+    per_group = max(1, min(n_tables, BAND_ROWS_PER_GROUP // max(1, min(total, per_task) * max(1, hashes_per_row))))
     groups = [[a, min(a + per_group, n_tables)] for a in range(0, n_tables, per_group)]
-    hash_parts = max(1, math.ceil(total * per_group / band_rows_per_partition))
+    hash_parts = max(1, math.ceil(hashes * per_group / band_rows_per_partition))
     unit_groups: list[list[int]] = [[]]
     filled = 0
     for i, n in enumerate(rows):
-        if unit_groups[-1] and filled + n > RECORDS_PER_EMIT_TASK:
+        if unit_groups[-1] and filled + n > per_task:
             unit_groups.append([])
             filled = 0
         unit_groups[-1].append(i)
@@ -134,7 +140,7 @@ def plan_pass(store: OutputStore, refs: list[SignatureRef], threshold: int, m: i
         "version": VERSION, "threshold": threshold, "m": layout.m, "tables": n_tables, "cap": cap,
         "groups": groups, "hash_parts": hash_parts, "band_parts": len(groups) * hash_parts,
         "node_parts": node_parts, "write_parts": max(1, math.ceil(len(refs) / 256)),
-        "unit_groups": unit_groups, "rows": total,
+        "unit_groups": unit_groups, "rows": total, "hashes_per_row": hashes_per_row,
     }
 
 
@@ -153,6 +159,7 @@ def cluster_pass(
     cap: int = BUCKET_CAP,
     nodes_per_partition: int = NODES_PER_PARTITION,
     band_rows_per_partition: int = BAND_ROWS_PER_PARTITION,
+    hashes_per_row: int = HASHES_PER_ROW,
     keep_scratch: bool = False,
     on_stage: Callable[[str, int], None] | None = None,
 ) -> ClusterResult:
@@ -167,7 +174,7 @@ def cluster_pass(
     `keep_scratch`; the decision tables and `result.json` stay until the caller commits them."""
     runner = runner or InProcessRunner()
     refs = as_refs(refs)
-    plan = plan_pass(store, refs, threshold, m, cap, nodes_per_partition, band_rows_per_partition)
+    plan = plan_pass(store, refs, threshold, m, cap, nodes_per_partition, band_rows_per_partition, hashes_per_row)
     fingerprint = hashlib.sha256(json.dumps(
         {"plan": plan, "refs": [asdict(r) | {"rows": None} for r in refs]}, sort_keys=True
     ).encode()).hexdigest()[:16]

@@ -1,6 +1,7 @@
 """Bucket stage of the cluster pass: one task per band partition groups its rows by (table, key),
-confirms candidate pairs (Hamming distance <= threshold at every position; exact rows: the same
-image ids at every position) and writes each confirmed edge in both directions to the node
+confirms candidate pairs (Hamming distance <= threshold at every position, and for image
+records tints within the tolerance of curation/views.py; exact rows: the same image ids at every
+position) and writes each confirmed edge in both directions to the node
 partition of its first end."""
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def _edges(scratch: Scratch, part: int) -> dict[str, Any]:
         node, tab = column(tables, "node", U64), column(tables, "tab", np.uint16)
         mask, h = column(tables, "mask", np.uint8, default=1), column(tables, "h", U64)
         extra = [column(tables, f"x{s}", U64) for s in range(MAX_POSITIONS)] if kind == "multi" else []
+        tint = column(tables, "tint", np.uint16) if kind == "near" else None
         del tables
         order = np.argsort(tab, kind="stable")
         bounds = np.flatnonzero(np.r_[True, tab[order][1:] != tab[order][:-1], True])
@@ -42,6 +44,7 @@ def _edges(scratch: Scratch, part: int) -> dict[str, Any]:
             stats.add(bucket_edges(
                 mask[rows], h[rows], [x[rows] for x in extra], node[rows],
                 layout.key_bits(table), plan["threshold"], plan["cap"], edges,
+                tint=None if tint is None else tint[rows],
             ))
     for kind in ("exact", "exactmulti"):
         tables = scratch.read_folder(folder, prefix=f"{kind}-")

@@ -4,6 +4,8 @@
 - its band rows to band partitions: for each table of the band layout, (node, table, mask,
   permuted hash) routed by a hash of (table, key), so every bucket lands whole in one partition;
   video records carry their hash at every slot (`x0..x2`) so a bucket can compare all of them;
+  an image record gives a row for its full hash and one for each distinct window hash
+  (curation/views.py), all carrying its tint;
 - its exact rows (node, mask, image ids) routed by the image id, so same-id records meet.
 Band rows are produced a group of tables at a time, which bounds the task's memory."""
 
@@ -63,10 +65,14 @@ def _emit_bands(scratch: Scratch, plan: dict[str, Any], nodes: dict[str, Any], n
         idx = np.flatnonzero(rows)
         if not idx.size:
             continue
-        node, mask, hmin = nodes["node"][idx], nodes["mask"][idx], nodes["hmin"][idx]
-        extra = {f"x{s}": nodes[f"h{s}"][idx] for s in range(MAX_POSITIONS)} if kind == "multi" else {}
+        if kind == "multi":
+            node, mask, hmin = nodes["node"][idx], nodes["mask"][idx], nodes["hmin"][idx]
+            extra = {f"x{s}": nodes[f"h{s}"][idx] for s in range(MAX_POSITIONS)}
+        else:
+            node, mask, hmin, tint = view_rows(nodes, idx)
+            extra = {"tint": tint} if tint.any() else {}
         for group, (first, end) in enumerate(plan["groups"]):
-            k, size = end - first, len(idx)
+            k, size = end - first, len(node)
             columns = {"node": np.tile(node, k), "tab": np.repeat(np.arange(first, end, dtype=np.uint16), size)}
             if (mask != 1).any():  # left out when every row is a single image at position 0
                 columns["mask"] = np.tile(mask, k)
@@ -80,6 +86,20 @@ def _emit_bands(scratch: Scratch, plan: dict[str, Any], nodes: dict[str, Any], n
             scratch.write_partitioned(scratch.rel("bands"), f"{kind}-{name}", where, plan["band_parts"], columns)
             total += len(columns["node"])
     return total
+
+
+def view_rows(nodes: dict[str, Any], idx: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(node, mask, hash, tint) per distinct (node, hash) among the full and window hashes of
+    the nodes at idx, ordered by node then hash."""
+    views = nodes["views"][idx]
+    width = 1 + views.shape[1]
+    node = np.repeat(nodes["node"][idx], width)
+    hashes = np.concatenate([nodes["hmin"][idx][:, None], views], axis=1).reshape(-1)
+    order = np.lexsort((hashes, node))
+    node, hashes = node[order], hashes[order]
+    keep = np.r_[True, (node[1:] != node[:-1]) | (hashes[1:] != hashes[:-1])] if len(node) else np.zeros(0, bool)
+    pick = order[keep] // width  # the node each kept row came from, as a position in idx
+    return node[keep], nodes["mask"][idx][pick], hashes[keep], nodes["tint"][idx][pick]
 
 
 def _emit_exact(scratch: Scratch, plan: dict[str, Any], nodes: dict[str, Any], name: str) -> None:

@@ -7,7 +7,10 @@ position (1 for an image, up to 3 frame slots for a video). Each node gets:
 - its keep key (rank, kh, kl, node): kh/kl are the 128 bits of the image id (32 lowercase hex
   chars) at its first position, whose numeric order is the ids' string order. Comparing keep keys
   as integers is therefore exactly the contract's rule (rank, image_id, unit, record);
-- its hash and image id at each of the MAX_POSITIONS slots, and the mask of slots present.
+- its hash and image id at each of the MAX_POSITIONS slots, and the mask of slots present;
+- for the band rows only (never written to node partitions): the window hashes and the tint of
+  its first row (curation/views.py); a signature table without those columns gives no windows
+  and tint 0.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pyarrow.compute as pc
 
 from ..errors import UvdError
 from ..manifests.store import OutputStore
+from .views import WINDOWS
 
 U64 = np.uint64
 MAX_POSITIONS = 3
@@ -67,7 +71,9 @@ def signature_nodes(table: pa.Table, path: str, unit_index: int, rank: int, is_e
     for name in ("record", "image_id", "position", "phash"):
         if name not in table.column_names:
             raise UvdError(f"{path}: signature table has no column {name!r}")
-    table = table.select(["record", "image_id", "position", "phash"]).sort_by([("record", "ascending"), ("position", "ascending")])
+    optional = [c for c in ("views", "tint") if c in table.column_names]
+    table = table.select(["record", "image_id", "position", "phash", *optional]).sort_by(
+        [("record", "ascending"), ("position", "ascending")])
     n = table.num_rows
     if table.column("record").null_count or table.column("position").null_count or table.column("phash").null_count:
         raise UvdError(f"{path}: columns record, position and phash must not hold nulls")
@@ -95,6 +101,8 @@ def signature_nodes(table: pa.Table, path: str, unit_index: int, rank: int, is_e
         "kh": hi[first],
         "kl": lo[first],
         "hmin": phash[first],
+        "views": _first_views(table, first, path),
+        "tint": table.column("tint").to_numpy()[first].astype(np.uint16) if "tint" in optional else np.zeros(k, np.uint16),
     }
     for slot in range(MAX_POSITIONS):
         rows = position == slot
@@ -106,10 +114,24 @@ def signature_nodes(table: pa.Table, path: str, unit_index: int, rank: int, is_e
     return out
 
 
+def _first_views(table: pa.Table, first: np.ndarray, path: str) -> np.ndarray:
+    """The window hashes of each record's first row, (records, windows) uint64."""
+    if "views" not in table.column_names:
+        return np.zeros((len(first), 0), U64)
+    views = table.column("views").combine_chunks()
+    if views.null_count or (len(views) and pc.any(pc.not_equal(pc.list_value_length(views), WINDOWS)).as_py()):
+        raise UvdError(f"{path}: column views must hold {WINDOWS} window hashes in every row")
+    flat = pc.list_flatten(views).to_numpy(zero_copy_only=False).astype(U64)
+    return flat.reshape(len(views), WINDOWS)[first] if len(views) else np.zeros((0, WINDOWS), U64)
+
+
 def concat_nodes(parts: list[dict[str, np.ndarray | pa.Array]]) -> dict[str, np.ndarray | pa.Array]:
     if not parts:
         return {}
     out: dict[str, np.ndarray | pa.Array] = {}
+    widths = {p["views"].shape[1] for p in parts}
+    if len(widths) > 1:  # tables with and without windows: a record without them repeats its hash
+        parts = [p if p["views"].shape[1] else {**p, "views": np.repeat(p["hmin"][:, None], WINDOWS, axis=1)} for p in parts]
     for name in parts[0]:
         values = [p[name] for p in parts]
         out[name] = pa.concat_arrays(values) if isinstance(values[0], pa.Array) else np.concatenate(values)

@@ -4,7 +4,8 @@ A row per image a record contributes: one for an image record, up to three frame
 positions (first, middle, last) for a record that yields several images (a video). Each row holds
 the content id (image ids hash the file's bytes, so equal bytes give equal ids), a 64-bit
 perceptual hash (`imagehash.phash`: 32x32 grey, DCT, 8x8 low frequencies against their median),
-the original size, plain statistics, and every filter plugin's scores.
+the hashes of nine shifted windows and a tint (curation/views.py: what makes crops and caption
+overlays findable), the original size, plain statistics, and every filter plugin's scores.
 
 JPEGs are decoded at reduced scale (PIL's draft mode keeps at least SIGNATURE_SIDE pixels on each
 side, FILTER_SIDE when the recipe has filters, whose scores want more detail), so this pass costs a
@@ -28,8 +29,9 @@ from ..images import reduced_decoding
 from ..stages import Source
 from ..storage.names import escape_name
 from ..types import Item, Reject, WorkUnit
+from .views import WINDOWS, tint, view_hashes
 
-SIGNATURE_VERSION = "1"
+SIGNATURE_VERSION = "2"  # 2: window hashes and tint
 SIGNATURE_SIDE = 32  # JPEG draft target: at least this many pixels on each side (1/8 for most photos)
 FILTER_SIDE = 256  # the same with filters (image_stats measures at 256 x 256: docs/FILTERS.md)
 STATS_SIDE = 64  # statistics and filter scores see the image squashed to this size
@@ -42,6 +44,8 @@ SIGNATURE_SCHEMA = pa.schema(
         pa.field("image_id", pa.string()),
         pa.field("position", pa.int16()),
         pa.field("phash", pa.uint64()),
+        pa.field("views", pa.list_(pa.uint64(), WINDOWS)),
+        pa.field("tint", pa.uint16()),
         pa.field("width", pa.int32()),
         pa.field("height", pa.int32()),
         pa.field("mean", pa.float32()),
@@ -150,12 +154,15 @@ def signature_table(sighted: Iterable[Sighted], filters: list) -> pa.Table:
         grey = grey_square(s.pixels)
         mean, std, lap = grey_stats(grey)
         scores = {f.name: _score(f, s) for f in filters}
+        full, windows = view_hashes(grey)
         rows.append(
             {
                 "record": s.record,
                 "image_id": s.image_id,
                 "position": pos,
-                "phash": phash64(grey),
+                "phash": full,
+                "views": windows,
+                "tint": tint(s.pixels),
                 "width": s.width,
                 "height": s.height,
                 "mean": mean,
