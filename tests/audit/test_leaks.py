@@ -10,6 +10,7 @@ from tests.audit.curated import split_output
 from uvd_pipeline.audit.leaks import split_leaks_by_signature
 from uvd_pipeline.audit.report import build_report
 from uvd_pipeline.curation.ledger import read_checked, read_entry
+from uvd_pipeline.curation.views import tints_close
 from uvd_pipeline.manifests import Dataset
 
 pytest.importorskip("skimage")
@@ -27,11 +28,12 @@ def brute_force(ds: Dataset, threshold: int) -> tuple[set, set, set]:
         for r in read_checked(ds.store, entry["file"]).to_pylist():
             s = split_of.get((e["unit"], r["record"]))
             if s:
-                rows[s].append((e["unit"], r["record"], r["image_id"], r["phash"]))
+                rows[s].append((e["unit"], r["record"], r["image_id"], [r["phash"], *r["views"]], r["tint"]))
     leaking, exact, matched = set(), set(), set()
-    for tu, tr, ti, th in rows["test"]:
-        for ru, rr, ri, rh in rows["train"]:
-            if ti == ri or bin(th ^ rh).count("1") <= threshold:
+    for tu, tr, ti, th, tt in rows["test"]:
+        for ru, rr, ri, rh, rt in rows["train"]:
+            near = min(bin(x ^ y).count("1") for x in th for y in rh) <= threshold
+            if ti == ri or (near and tints_close(np.array([tt]), np.array([rt]))[0]):
                 leaking.add((tu, tr))
                 matched.add((ru, rr))
                 if ti == ri:
@@ -115,7 +117,13 @@ def synthetic_sides(rng: np.random.Generator, unit: int, n: int, prefix: str, ba
         for k in range(3, n, 11):  # the same image bytes as a base row
             ids[k], h[k] = f"t0-{k % len(base)}", base[k % len(base)]
     h[1::13] = np.uint64(0x8000000000000000)  # many copies of one blank image
-    return _Side(unit, f"s{unit % 2}", f"{prefix}-{unit:06d}", np.array([f"r{k // 2}" for k in range(n)], dtype=object), ids, h)
+    views = rng.integers(0, 2**63, (n, 3), dtype=np.int64).astype(np.uint64)
+    tint = rng.integers(0, 3, n).astype(np.uint16) * np.uint16(6)  # 0, 6, 12: some pairs too far apart
+    if base is not None:
+        for k in range(5, n, 17):  # a window of this row near the full hash of a base row (a crop)
+            views[k, k % 3] = base[k % len(base)] ^ np.uint64(1 << int(rng.integers(64)))
+    return _Side(unit, f"s{unit % 2}", f"{prefix}-{unit:06d}", np.array([f"r{k // 2}" for k in range(n)], dtype=object),
+                 ids, h, views, tint)
 
 
 def test_the_join_equals_all_pairs_on_synthetic_rows_with_degenerate_hashes():
@@ -129,10 +137,15 @@ def test_the_join_equals_all_pairs_on_synthetic_rows_with_degenerate_hashes():
         out = SplitLeaks(True, threshold)
         _join_chunk(iter(trains), test, threshold, 97, out, examples=1000)
         leaking, exact, matched = set(), set(), 0
+        dist, ok_of = {}, {}
         for tr in trains:
-            d = np.bitwise_count(test[0].phash[:, None] ^ tr.phash[None, :])
+            ta = np.concatenate([test[0].phash[:, None], test[0].views], axis=1)
+            tb = np.concatenate([tr.phash[:, None], tr.views], axis=1)
+            d = np.bitwise_count(ta[:, None, :, None] ^ tb[None, :, None, :]).min(axis=(2, 3))
+            close = tints_close(test[0].tint[:, None], tr.tint[None, :])
             same = test[0].image_ids[:, None] == tr.image_ids[None, :]
-            ok = (d <= threshold) | same
+            ok = ((d <= threshold) & close) | same
+            dist[tr.unit], ok_of[tr.unit] = d, ok
             leaking |= set(test[0].records[ok.any(1)])
             exact |= set(test[0].records[same.any(1)])
             matched += len(set(tr.records[ok.any(0)]))
@@ -140,7 +153,7 @@ def test_the_join_equals_all_pairs_on_synthetic_rows_with_degenerate_hashes():
             (len(leaking), len(exact), matched), threshold
         for e in out.examples:  # each example's twin is its closest training row (ties: first unit, first row)
             rows = np.flatnonzero(test[0].records == e["test_record"])
-            best = min((0 if test[0].image_ids[r] == tr.image_ids[j] else int(d), tr.unit, j)
-                       for tr in trains for r in rows for j, d in enumerate(np.bitwise_count(test[0].phash[r] ^ tr.phash))
-                       if d <= threshold or test[0].image_ids[r] == tr.image_ids[j])
+            best = min((0 if test[0].image_ids[r] == tr.image_ids[j] else int(dist[tr.unit][r, j]), tr.unit, j)
+                       for tr in trains for r in rows for j in range(len(tr.phash))
+                       if ok_of[tr.unit][r, j])
             assert e["distance"] == best[0], e

@@ -2,8 +2,9 @@
 over the committed curation signatures (docs/CURATION.md, "Audit"): no image is read again.
 
 A test record leaks when one of its signature rows and a signature row of a training record have
-the same image id or 64-bit perceptual hashes at most `threshold` bits apart (the recipe's
-curation threshold). Rows are images: a video's first, middle and last frames each count, so one
+the same image id, or match as the cluster pass matches images: some hash of one (full or window,
+curation/views.py) at most `threshold` bits from some hash of the other (the recipe's curation
+threshold) and tints within the tolerance. Rows are images: a video's first, middle and last frames each count, so one
 matching frame is enough (stricter than the cluster pass, which compares whole records).
 
 Memory: the test side is held in chunks of about `chunk_rows` signature rows (whole units), each
@@ -25,6 +26,7 @@ import pyarrow.compute as pc
 
 from ..curation.bands import BandLayout, choose_m, popcount
 from ..curation.ledger import LEDGER_DIR, read_checked, read_entry
+from ..curation.views import tints_close
 from ..manifests.reader import Dataset
 
 CHUNK_ROWS = 250_000
@@ -61,6 +63,17 @@ class _Side:
     records: np.ndarray  # object array of record names
     image_ids: np.ndarray
     phash: np.ndarray  # uint64
+    views: np.ndarray | None = None  # (rows, windows) uint64; None: the full hash only
+    tint: np.ndarray | None = None  # uint16; None: 0 for every row
+
+    def hash_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row, hash, tint) for each of the rows' full and window hashes."""
+        n = len(self.phash)
+        views = self.views if self.views is not None else np.zeros((n, 0), np.uint64)
+        width = 1 + views.shape[1]
+        hashes = np.concatenate([self.phash[:, None], views], axis=1).reshape(-1)
+        tint = self.tint if self.tint is not None else np.zeros(n, np.uint16)
+        return np.repeat(np.arange(n), width), hashes, np.repeat(tint, width)
 
 
 def split_leaks_by_signature(ds: Dataset, threshold: int, chunk_rows: int = CHUNK_ROWS, max_pairs: int = MAX_PAIRS,
@@ -91,7 +104,8 @@ def _sides(ds: Dataset, missing: set[str] | None = None) -> Iterator[tuple[_Side
             continue
         if not manifest.num_rows:
             continue
-        sig = read_checked(ds.store, sig_entry["file"]).select(["record", "image_id", "phash"])
+        sig = read_checked(ds.store, sig_entry["file"])
+        sig = sig.select(["record", "image_id", "phash"] + [c for c in ("views", "tint") if c in sig.column_names])
         lists = manifest["records"].combine_chunks()
         flat = pc.list_flatten(lists)
         split = pc.take(manifest["split"].combine_chunks(), pc.list_parent_indices(lists))
@@ -104,8 +118,15 @@ def _side(n: int, entry: dict[str, Any], sig: pa.Table, records: pa.Array) -> _S
     rows = sig.filter(pc.is_in(sig["record"], value_set=records))
     if not rows.num_rows:
         return None
+    views = tint = None
+    if "views" in rows.column_names:
+        flat = pc.list_flatten(rows["views"].combine_chunks()).to_numpy(zero_copy_only=False).astype(np.uint64)
+        views = flat.reshape(rows.num_rows, -1)
+    if "tint" in rows.column_names:
+        tint = rows["tint"].to_numpy().astype(np.uint16)
     return _Side(n, entry["source"], entry["unit"], np.asarray(rows["record"].to_pylist(), dtype=object),
-                 np.asarray(rows["image_id"].to_pylist(), dtype=object), rows["phash"].to_numpy().astype(np.uint64))
+                 np.asarray(rows["image_id"].to_pylist(), dtype=object), rows["phash"].to_numpy().astype(np.uint64),
+                 views, tint)
 
 
 def _test_chunks(ds: Dataset, chunk_rows: int, missing: set[str]) -> Iterator[list[_Side]]:
@@ -146,35 +167,54 @@ class _Best:
 
 
 class _Index:
-    """A test chunk: its rows, grouped by identical hash (band tables over the distinct hashes,
-    so a thousand copies of one blank image cost one comparison, not a thousand) and by image id."""
+    """A test chunk: its rows' hashes (full and windows), grouped by identical (hash, tint) (band
+    tables over the distinct ones, so a thousand copies of one blank image cost one comparison, not
+    a thousand), and its rows grouped by image id."""
 
     def __init__(self, sides: list[_Side], threshold: int) -> None:
         self.sides = sides
-        phash = np.concatenate([s.phash for s in sides])
         self.image_ids = np.concatenate([s.image_ids for s in sides])
         self.side_of = np.repeat(np.arange(len(sides)), [len(s.phash) for s in sides])
         self.record_key = np.concatenate([[f"{s.unit_id}\0{r}" for r in s.records] for s in sides])
-        self.hashes, self.hash_group = np.unique(phash, return_inverse=True)
+        row, hashes, tint = [], [], []
+        offset = 0
+        for side in sides:
+            r, h, t = side.hash_rows()
+            row.append(r + offset)
+            hashes.append(h)
+            tint.append(t)
+            offset += len(side.phash)
+        self.hash_row = np.concatenate(row)  # the test row of each hash
+        hashes, tint = np.concatenate(hashes), np.concatenate(tint)
+        order = np.lexsort((tint, hashes))
+        new = np.r_[True, (hashes[order][1:] != hashes[order][:-1]) | (tint[order][1:] != tint[order][:-1])]
+        self.hashes, self.tints = hashes[order][new], tint[order][new]
+        self.hash_group = np.empty(len(hashes), np.int64)  # per hash: its (hash, tint) group
+        self.hash_group[order] = np.cumsum(new) - 1
         self.layout = BandLayout(threshold, choose_m(len(self.hashes), threshold))
         self.tables = []
         for t in range(len(self.layout.tables)):
             keys = self.layout.keys(self.layout.permuted(self.hashes, t), t)
-            order = np.argsort(keys, kind="stable")
-            self.tables.append((keys[order], order))
+            by_key = np.argsort(keys, kind="stable")
+            self.tables.append((keys[by_key], by_key))
         self.unique_ids = pc.unique(pa.array(self.image_ids.tolist(), pa.string()))
         self.id_group = pc.index_in(pa.array(self.image_ids.tolist(), pa.string()), value_set=self.unique_ids).to_numpy()
         self.by_hash = _Best(len(self.hashes))
         self.by_id = _Best(len(self.unique_ids))  # distance 0: the same image
 
     def rows_best(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[str, str, str] | None]]:
-        """Per test row: (distance, unit, row, name) of its closest twin over both groupings."""
-        h, i = self.hash_group, self.id_group
-        a = (self.by_hash.dist[h], self.by_hash.unit[h], self.by_hash.row[h])
+        """Per test row: (distance, unit, row, name) of its closest twin over its hashes and its id."""
+        g = self.hash_group
+        cand = (self.by_hash.dist[g], self.by_hash.unit[g], self.by_hash.row[g])
+        pick = np.lexsort((cand[2], cand[1], cand[0], self.hash_row))
+        first = pick[np.r_[True, self.hash_row[pick][1:] != self.hash_row[pick][:-1]]]  # one per test row, in row order
+        a = tuple(c[first] for c in cand)
+        best_group = g[first]
+        i = self.id_group
         b = (self.by_id.dist[i], self.by_id.unit[i], self.by_id.row[i])
         better = (b[0] < a[0]) | ((b[0] == a[0]) & ((b[1] < a[1]) | ((b[1] == a[1]) & (b[2] < a[2]))))
         dist, unit, row = (np.where(better, y, x) for x, y in zip(a, b))
-        names = [self.by_id.name.get(int(i[r])) if better[r] else self.by_hash.name.get(int(h[r])) for r in range(len(h))]
+        names = [self.by_id.name.get(int(i[r])) if better[r] else self.by_hash.name.get(int(best_group[r])) for r in range(len(i))]
         return dist, unit, row, names
 
 
@@ -202,14 +242,16 @@ def _join_chunk(trains: Iterable[_Side], sides: list[_Side], threshold: int, max
     idx = _Index(sides, threshold)
     for train in trains:
         matched = np.zeros(len(train.phash), bool)
+        rows, hashes, tints = train.hash_rows()
         for t, (keys, order) in enumerate(idx.tables):
-            probe = idx.layout.keys(idx.layout.permuted(train.phash, t), t)
-            for pos, j in _ranges(keys, probe, max_pairs):
+            probe = idx.layout.keys(idx.layout.permuted(hashes, t), t)
+            for pos, jh in _ranges(keys, probe, max_pairs):
                 g = order[pos]
-                dist = popcount(idx.hashes[g] ^ train.phash[j]).astype(np.int16)
-                ok = dist <= threshold
-                matched[j[ok]] = True
-                idx.by_hash.keep(train, g[ok], j[ok], dist[ok])
+                dist = popcount(idx.hashes[g] ^ hashes[jh]).astype(np.int16)
+                ok = (dist <= threshold) & tints_close(idx.tints[g], tints[jh])
+                j = rows[jh[ok]]
+                matched[j] = True
+                idx.by_hash.keep(train, g[ok], j, dist[ok])
         ids = pc.index_in(pa.array(train.image_ids.tolist(), pa.string()), value_set=idx.unique_ids)
         j = np.flatnonzero(ids.is_valid().to_numpy(zero_copy_only=False))
         if len(j):
