@@ -24,3 +24,9 @@ class BadInput(Exception):
 
 class DatasetError(UvdError):
     pass
+
+
+class RunFailed(UvdError):
+    """A run that started and hit a problem (not a usage error); engines raise it."""
+
+    exit_code = 1

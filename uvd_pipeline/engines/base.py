@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from .. import CODE_VERSION, __version__
-from ..errors import RecipeError, UvdError
+from ..errors import RecipeError, RunFailed, UvdError
 from ..console.logs import event, get_logger
 from ..manifests.reader import Dataset
 from ..manifests.rollup import chunks_in_order, read_rollup, write_rollups
@@ -32,10 +32,6 @@ from .progress import RunProgress
 
 ENGINES = ("local", "ray", "beam")
 log = get_logger("run")
-
-
-class RunFailed(UvdError):
-    exit_code = 1  # the command ran and hit a problem (not a usage error)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .base import RunFailed
+from ..errors import RunFailed
 
 EPS = 1e-9
 WATCH_SECONDS = 2.0  # how often the driver looks at the alive nodes while it waits on results
