@@ -9,7 +9,9 @@ runs in a fresh child process, one after the other, and reports its wall time, i
 imports), and the storage operations it made (OutputStore reads, lists, existence checks,
 writes, and local files opened directly: on an object store each is at least one request):
 
-  plan       which units are done (the ledger listing `uvd run` makes before building)
+  plan       planning a resume as `uvd run` does before building: the identity check against the
+             pinned unit inventory (engines/identity.py check_resume) and which units are done
+             (pending_units: one listing of the ledger)
   verify     `uvd verify` (verify_dataset)
   digest     `uvd digest`
   audit      `uvd audit --targets none` (build_report)
@@ -19,8 +21,11 @@ writes, and local files opened directly: on an object store each is at least one
   summary    the end-of-run summary of a run that built every unit (roll-ups from scratch,
              dataset.json, palette.json, the seal)
 
-Fabrication skips fsync (it is not what is measured). Usage:
-  python bench/metadata_scale.py --units 1000 10000 [--root /tmp/uvd-meta] [--only verify,digest]
+Fabrication skips fsync (it is not what is measured). With --s3, each fabricated output is also
+copied to a loopback S3 server (moto's standalone server, started here) and the commands run on
+its s3:// URL through the project's fsspec/s3fs store; the requests each command made are counted
+from the server's access log (HTTP level: GET, HEAD, PUT, LIST, ...). Usage:
+  python bench/metadata_scale.py --units 1000 10000 [--root /tmp/uvd-meta] [--only verify,digest] [--s3]
 """
 
 from __future__ import annotations
@@ -40,8 +45,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import load_average, machine  # noqa: E402
+from _s3 import LoopbackS3, kinds  # noqa: E402
 
 HERE = Path(__file__).resolve()
+BUCKET = "uvd-meta"
 COMMANDS = ["baseline", "plan", "verify", "digest", "audit", "jsonl", "megatron", "one", "summary"]
 RECIPE = {"name": "meta", "tokenizer": {"preset": "tiny"},
           "sources": [{"name": "src", "plugin": "image_folder", "params": {"path": "/nonexistent", "unit_size": 2},
@@ -62,6 +69,7 @@ def fabricate(out: Path, n: int) -> float:
     store.write_text("recipe.resolved.yaml", yaml.safe_dump({"fingerprint": "f" * 16, "tokenizer_sha256": None,
                                                              "recipe": RECIPE}, sort_keys=False))
     rng = np.random.default_rng(0)
+    write_inventory(store, n)
     t = time.perf_counter()
     for i in range(n):
         uid = f"src-{i:06d}"
@@ -73,11 +81,24 @@ def fabricate(out: Path, n: int) -> float:
         if i and i % 10000 == 0:
             print(f"  fabricated {i} units", file=sys.stderr, flush=True)
     fab = time.perf_counter() - t
-    _summary(out, n)
+    _summary(str(out), n)
     return fab
 
 
-def _summary(out: Path, n: int) -> None:
+def planned_units(n: int) -> list:
+    from uvd_pipeline.types import WorkUnit
+
+    return [WorkUnit(f"src-{i:06d}", "src", i, {}) for i in range(n)]
+
+
+def write_inventory(store, n: int) -> None:
+    """inventory.json as a first run pins it (engines/identity.py), for the resume planning."""
+    from uvd_pipeline.engines.identity import INVENTORY_FILE, _inventory_text, unit_inventory
+
+    store.write_text(INVENTORY_FILE, _inventory_text(unit_inventory(planned_units(n))))
+
+
+def _summary(out: str, n: int) -> None:
     from uvd_pipeline.engines.base import write_dataset_summary
     from uvd_pipeline.manifests.store import OutputStore
     from uvd_pipeline.recipe import parse_recipe
@@ -85,7 +106,7 @@ def _summary(out: Path, n: int) -> None:
     from uvd_pipeline.engines.environment import decoding_versions
 
     resolved = {"fingerprint": "f" * 16, "tokenizer_sha256": None, "environment": decoding_versions()}
-    write_dataset_summary(OutputStore(str(out)), parse_recipe(RECIPE), resolved, planned=n)
+    write_dataset_summary(OutputStore(out), parse_recipe(RECIPE), resolved, planned=n)
 
 
 def count_store_ops() -> dict[str, int]:
@@ -110,11 +131,13 @@ def child(cmd: str, out: str, n: int) -> None:
     ops = count_store_ops()
     scratch = tempfile.mkdtemp(prefix="uvd-meta-export-")
     t = time.perf_counter()
-    if cmd == "plan":
-        from uvd_pipeline.manifests.reader import Dataset
+    if cmd == "plan":  # what run_recipe does between planning the units and building the pending ones
+        from uvd_pipeline.engines.identity import check_resume, pending_units
+        from uvd_pipeline.manifests.store import OutputStore
 
-        done = {name.removesuffix(".json") for name in Dataset(out).store.list("ledger", ".json")}
-        assert len(done) == n
+        store, units = OutputStore(out), planned_units(n)
+        check_resume(store, {"fingerprint": "f" * 16, "tokenizer_sha256": None}, units)
+        assert pending_units(store, units) == []
     elif cmd == "verify":
         problems = verify_dataset(out)
         assert problems == [], problems[:3]
@@ -135,11 +158,8 @@ def child(cmd: str, out: str, n: int) -> None:
         unit = f"src-{n // 2:06d}"
         tokens = open_dataset(out).tokens(f"{n // 2:08x}1" + "0" * 23, unit)
         assert tokens.size == 256
-    elif cmd == "summary":  # as at the end of a run that built every unit: the roll-ups from scratch
-        import shutil
-
-        shutil.rmtree(Path(out) / "rollup", ignore_errors=True)
-        _summary(Path(out), n)
+    elif cmd == "summary":  # as at the end of a run that built every unit (the parent removed the roll-ups)
+        _summary(out, n)
     seconds = time.perf_counter() - t
     import shutil
 
@@ -162,34 +182,67 @@ def main() -> None:
     ap.add_argument("--units", type=int, nargs="+", default=[1000, 10000])
     ap.add_argument("--root", default=os.path.join(tempfile.gettempdir(), "uvd-meta"))
     ap.add_argument("--only", default=",".join(COMMANDS))
+    ap.add_argument("--s3", action="store_true", help="also copy each output to a loopback S3 server (moto) "
+                    "and run the commands there, counting its requests")
     ap.add_argument("--child", nargs=3, metavar=("CMD", "OUT", "N"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         return child(args.child[0], args.child[1], int(args.child[2]))
     only = args.only.split(",")
-    results = []
-    for n in args.units:
-        out = Path(args.root) / f"n{n}"
-        row: dict = {"units": n}
-        if not (out / "integrity.json").exists():
-            print(f"fabricating {n} units in {out}", file=sys.stderr, flush=True)
-            row["fabricate_s"] = round(fabricate(out, n), 1)
-        row["ledger_bytes_per_entry"] = round(sum(p.stat().st_size for p in (out / "ledger").iterdir()) / n)
-        for cmd in [c for c in COMMANDS if c in only]:
-            proc = subprocess.run([sys.executable, str(HERE), "--child", cmd, str(out), str(n)],
-                                  capture_output=True, text=True)
-            if proc.returncode:
-                row[cmd] = {"error": proc.stderr.strip().splitlines()[-1:]}
-                continue
-            r = json.loads(proc.stdout.strip().splitlines()[-1])
-            r["ops_per_unit"] = round(sum(r["ops"].values()) / n, 2)
-            r["ms_per_unit"] = round(1000 * r["seconds"] / n, 3)
-            row[cmd] = r
-            print(f"  {n} units {cmd}: {r['seconds']:.1f} s, {r['peak_mb']:.0f} MB, {r['ops_per_unit']} ops/unit",
-                  file=sys.stderr, flush=True)
-        results.append(row)
-    print(json.dumps({"bench": "metadata_scale", "results": results, "machine": machine(), "load": load_average(),
+    Path(args.root).mkdir(parents=True, exist_ok=True)
+    s3 = LoopbackS3(Path(args.root) / "moto.log") if args.s3 else None
+    try:
+        results = [measure(Path(args.root) / f"n{n}", n, only, s3) for n in args.units]
+    finally:
+        if s3 is not None:
+            s3.stop()
+    print(json.dumps({"bench": "metadata_scale", "storage": "loopback S3 (moto server)" if s3 else "local disk",
+                      "results": results, "machine": machine(), "load": load_average(),
                       "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}, indent=1))
+
+
+def measure(out: Path, n: int, only: list[str], s3: LoopbackS3 | None) -> dict:
+    from uvd_pipeline.manifests.store import OutputStore
+
+    row: dict = {"units": n}
+    if not (out / "integrity.json").exists():
+        print(f"fabricating {n} units in {out}", file=sys.stderr, flush=True)
+        row["fabricate_s"] = round(fabricate(out, n), 1)
+    if not (out / "inventory.json").exists():  # outputs fabricated before the bench pinned one
+        write_inventory(OutputStore(str(out)), n)
+    row["ledger_bytes_per_entry"] = round(sum(p.stat().st_size for p in (out / "ledger").iterdir()) / n)
+    url = str(out)
+    if s3 is not None:
+        import s3fs
+
+        fs = s3fs.S3FileSystem()
+        if not fs.exists(BUCKET):
+            fs.mkdir(BUCKET)
+        t = time.perf_counter()
+        fs.put(f"{out}/", f"{BUCKET}/{out.name}/", recursive=True)
+        row["upload_s"] = round(time.perf_counter() - t, 1)
+        url = f"s3://{BUCKET}/{out.name}"
+    for cmd in [c for c in COMMANDS if c in only]:
+        if cmd == "summary":  # the roll-ups are rebuilt from scratch, as at the end of a run
+            store = OutputStore(url)
+            if store.exists("rollup"):
+                store.fs.rm(store.path("rollup"), recursive=True)
+        before = len(s3.requests()) if s3 is not None else 0
+        proc = subprocess.run([sys.executable, str(HERE), "--child", cmd, url, str(n)], capture_output=True, text=True)
+        if proc.returncode:
+            row[cmd] = {"error": proc.stderr.strip().splitlines()[-3:]}
+            continue
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        r["ops_per_unit"] = round(sum(r["ops"].values()) / n, 2)
+        r["ms_per_unit"] = round(1000 * r["seconds"] / n, 3)
+        note = f"{r['ops_per_unit']} ops/unit"
+        if s3 is not None:
+            r["requests"] = kinds(s3.requests()[before:])
+            r["requests_per_unit"] = round(sum(r["requests"].values()) / n, 3)
+            note += f", {r['requests_per_unit']} requests/unit {r['requests']}"
+        row[cmd] = r
+        print(f"  {n} units {cmd}: {r['seconds']:.1f} s, {r['peak_mb']:.0f} MB, {note}", file=sys.stderr, flush=True)
+    return row
 
 
 if __name__ == "__main__":

@@ -43,16 +43,20 @@ def has_curation(ds: Dataset) -> bool:
     return ds.store.exists(DECISIONS_FILE) or ds.store.exists(LEDGER_DIR)
 
 
-def curation_section(ds: Dataset, rejects: list[dict[str, Any]], recipe: dict[str, Any]) -> CurationSection | None:
+def curation_section(ds: Dataset, rejects: list[dict[str, Any]], recipe: dict[str, Any],
+                     built: dict[str, dict[str, int]] | None = None) -> CurationSection | None:
     """The section, or None when the output has no curation files. `rejects` are the report's
-    {source, reason, records} rows (distinct records per unit, summed)."""
+    {source, reason, records} rows (distinct records per unit, summed); `built` the ledger's tokens
+    and records used per source when the caller summed them already (the report's tally; else the
+    ledger is streamed here)."""
     if not has_curation(ds):
         return None
-    built: dict[str, dict[str, int]] = {}
-    for e in ds.ledger:
-        c = built.setdefault(e["source"], {"tokens": 0, "records_used": 0})
-        c["tokens"] += int(e["counts"]["tokens"])
-        c["records_used"] += int(e["counts"]["records_used"])
+    if built is None:
+        built = {}
+        for e in ds.iter_entries():
+            c = built.setdefault(e["source"], {"tokens": 0, "records_used": 0})
+            c["tokens"] += int(e["counts"]["tokens"])
+            c["records_used"] += int(e["counts"]["records_used"])
     dropped: dict[str, dict[str, int]] = {}
     for r in rejects:
         if r["reason"] in REASONS:

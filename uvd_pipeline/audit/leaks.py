@@ -96,7 +96,7 @@ def split_leaks_by_signature(ds: Dataset, threshold: int, chunk_rows: int = CHUN
 
 def _sides(ds: Dataset, missing: set[str] | None = None) -> Iterator[tuple[_Side | None, _Side | None]]:
     """(test side, train side) of every committed unit with signatures, in ledger order."""
-    for n, (entry, manifest) in enumerate(zip(ds.ledger, ds.iter_tables("manifest"))):
+    for n, (entry, manifest) in enumerate(ds.iter_entry_tables("manifest")):  # streamed: no ledger held
         sig_entry = read_entry(ds.store, entry["unit"])
         if sig_entry is None or sig_entry.get("role") != "train":
             if missing is not None and manifest.num_rows:

@@ -110,7 +110,7 @@ def build_report(
     name, shares, recipe_tol = resolve_targets(targets, recipe)
     tol = tolerance if tolerance is not None else (recipe_tol if recipe_tol is not None else DEFAULT_TOLERANCE)
 
-    counts, lengths, reject_rows, test_ids = _tally(ds)
+    counts, lengths, reject_rows, test_ids, built = _tally(ds)
     leaked = split_leaks(ds, test_ids)
     from ..recipe import DEFAULT_DEDUP_THRESHOLD
     from .leaks import split_leaks_by_signature
@@ -157,7 +157,7 @@ def build_report(
     )
     from .curation import curation_section
 
-    report.curation = curation_section(ds, report.rejects, recipe)
+    report.curation = curation_section(ds, report.rejects, recipe, built)
     if summary and not summary.get("complete", True):
         t = summary.get("totals", {})
         report.notes.append(f"incomplete dataset: {t.get('units_committed')} of {t.get('units_planned')} units committed")
@@ -168,26 +168,33 @@ def build_report(
     return report
 
 
-def _tally(ds: Dataset) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], Any]:
-    """In one pass over the units' manifests (and one over their rejects), summed unit by unit:
-    sequence counts per (category, source, task, split), lengths per (task, n_images), rejected
-    records per (source, reason) (a record belongs to one unit, so distinct records per unit add
-    up), and the test split's image ids (for split_leaks). Memory for one unit plus the sums."""
+def _tally(ds: Dataset) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], Any,
+                                  dict[str, dict[str, int]]]:
+    """In one pass over the units (ledger entry, manifest and rejects read together), summed unit
+    by unit: sequence counts per (category, source, task, split), lengths per (task, n_images),
+    rejected records per (source, reason) (a record belongs to one unit, so distinct records per
+    unit add up), the test split's image ids (for split_leaks) and per source the ledger's tokens
+    and records used (for the curation section). Memory for one unit plus the sums."""
     counts: dict[tuple, dict[str, Any]] = {}
     lengths: dict[tuple, dict[str, Any]] = {}
+    rejected: dict[tuple, dict[str, Any]] = {}
+    built: dict[str, dict[str, int]] = {}
     test_ids = []
-    for m in ds.iter_tables("manifest"):
+    for entry, (m, r) in ds.iter_unit_tables(("manifest", "rejects")):
+        b = built.setdefault(entry["source"], {"tokens": 0, "records_used": 0})
+        b["tokens"] += int(entry["counts"]["tokens"])
+        b["records_used"] += int(entry["counts"]["records_used"])
+        if r.num_rows:
+            _sum_into(rejected, r, ["source", "reason"], [("record", "count_distinct")])
         if not m.num_rows:
             continue
         _sum_into(counts, m, ["category", "source", "task", "split"],
                   [("n_images", "count"), ("n_images", "sum"), ("n_tokens", "sum")])
         _sum_into(lengths, m, ["task", "n_images"], [("n_tokens", "count")])
-        test_ids.append(_image_ids(m, "test"))
-    rejected: dict[tuple, dict[str, Any]] = {}
-    for r in ds.iter_tables("rejects"):
-        if r.num_rows:
-            _sum_into(rejected, r, ["source", "reason"], [("record", "count_distinct")])
-    return list(counts.values()), list(lengths.values()), list(rejected.values()), _distinct(test_ids)
+        ids = _image_ids(m, "test")
+        if len(ids):  # most units have no test sequence: hold nothing for them
+            test_ids.append(ids)
+    return list(counts.values()), list(lengths.values()), list(rejected.values()), _distinct(test_ids), built
 
 
 def _sum_into(acc: dict[tuple, dict[str, Any]], table: Any, keys: list[str], aggregates: list[tuple[str, str]]) -> None:

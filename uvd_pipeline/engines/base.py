@@ -24,7 +24,7 @@ from ..pipeline.scores import keeps_scores
 from ..pipeline.tokenize import tokenizer_fingerprint
 from ..recipe import Recipe
 from .environment import decoding_versions, warn_if_environment_changed
-from .identity import check_resume, effective_tokenizer
+from .identity import check_resume, effective_tokenizer, pending_units
 from .lease import OutputLease
 from ..exports.run_previews import finish_previews
 from .interrupt import run_started
@@ -116,8 +116,7 @@ def run_recipe(
             from .curation import curate_on_engine
 
             units = curate_on_engine(recipe, store, units, engine, workers=workers, address=address)
-        done = {name.removesuffix(".json") for name in Dataset(out).store.list("ledger", ".json")}
-        pending = [u for u in units if u.id not in done]
+        pending = pending_units(store, units)  # one listing of the ledger (engines/identity.py)
         run_started(out, len(units))  # for the "interrupted: N of M units committed" line (engines/interrupt.py)
         event(log, "run_started", f"run {recipe.name}: {len(pending)} of {len(units)} units to build on {engine} -> {out}",
               recipe=recipe.name, engine=engine, out=out, units_planned=len(units), units_pending=len(pending), workers=workers)

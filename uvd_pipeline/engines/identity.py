@@ -22,7 +22,7 @@ import yaml
 
 from ..errors import RecipeError
 from ..ids import hash_hex
-from ..manifests.schema import RECIPE_FILE
+from ..manifests.schema import LEDGER_DIR, RECIPE_FILE
 from ..manifests.store import OutputStore
 from ..pipeline.tokenize import tokenizer_identity
 from ..recipe import Recipe, TokenizerSpec
@@ -105,6 +105,13 @@ def check_resume(store: OutputStore, resolved: dict[str, Any], units: list[WorkU
             f"two tokenizations or read other inputs than the committed units did. To start afresh, "
             f"use a new --out (or delete {store.url} first); to finish this output, restore what changed."
         )
+
+
+def pending_units(store: OutputStore, units: list[WorkUnit]) -> list[WorkUnit]:
+    """The planned units that have no ledger entry yet, in plan order: one listing of the ledger
+    (names only: an entry is its unit's commit point, so no entry is read or stat-ed)."""
+    done = {name[: -len(".json")] for name in store.list(LEDGER_DIR, ".json")}
+    return [u for u in units if u.id not in done]
 
 
 def describe(identity: dict[str, Any]) -> str:

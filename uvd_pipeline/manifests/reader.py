@@ -211,14 +211,28 @@ class Dataset:
                           ) -> Iterator[tuple[dict[str, Any], pa.Table]]:
         """(ledger entry, its manifest or rejects table) per unit, in ledger order (all units, streamed,
         when entries is None), READ_AHEAD files in flight."""
+        for entry, (table,) in self.iter_unit_tables((kind,), entries):
+            yield entry, table
+
+    def iter_unit_tables(self, kinds: tuple[str, ...], entries: Iterable[dict[str, Any]] | None = None
+                         ) -> Iterator[tuple[dict[str, Any], tuple[pa.Table, ...]]]:
+        """(ledger entry, its tables of `kinds`, e.g. manifest and rejects) per unit, in ledger order:
+        one pass over the ledger for several kinds of file, READ_AHEAD units in flight."""
         entries = self.iter_entries() if entries is None else entries
-        for entry, data in ordered_map(lambda e: (e, self.store.read_bytes(e["files"][kind]["path"])), entries):
-            data = self._checked(entry, kind, data)
-            try:
-                yield entry, read_arrow(data)
-            except (pa.ArrowInvalid, OSError) as exc:
-                where = self.store.path(entry["files"][kind]["path"])
-                raise DatasetError(f"{where}: unreadable {kind} of unit {entry['unit']} ({exc}); run `uvd verify`") from None
+
+        def read(e: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
+            return e, [self.store.read_bytes(e["files"][kind]["path"]) for kind in kinds]
+
+        for entry, datas in ordered_map(read, entries):
+            tables = []
+            for kind, data in zip(kinds, datas):
+                data = self._checked(entry, kind, data)
+                try:
+                    tables.append(read_arrow(data))
+                except (pa.ArrowInvalid, OSError) as exc:
+                    where = self.store.path(entry["files"][kind]["path"])
+                    raise DatasetError(f"{where}: unreadable {kind} of unit {entry['unit']} ({exc}); run `uvd verify`") from None
+            yield entry, tuple(tables)
 
     def iter_units(self) -> Iterator[tuple[dict[str, Any], pa.Table, np.ndarray]]:
         """(ledger entry, manifest, tokens) per committed unit in unit-id order: memory for one unit

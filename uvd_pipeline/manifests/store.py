@@ -14,6 +14,7 @@ workers, Beam workers) commit units behind this process's back.
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +29,9 @@ class OutputStore:
         self.fs, self.root = filesystem(self.url)
         proto = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
         self.local = proto in ("file", "local")
+        # s3fs sends a HEAD before each whole-file GET, to split files above its block size (50 MiB)
+        # into parallel ranged GETs; unit files are far smaller, so whole-file reads are one GET.
+        self._cat_options = {"max_concurrency": 1} if proto in ("s3", "s3a") else {}
 
     def path(self, rel: str) -> str:
         return f"{self.root.rstrip('/')}/{rel}"
@@ -45,8 +49,8 @@ class OutputStore:
             self.fs.invalidate_cache(self.path(rel))
 
     def read_bytes(self, rel: str) -> bytes:
-        with self.fs.open(self.path(rel), "rb") as f:
-            return f.read()
+        """The whole file: on object stores one GET (opening a file first would add a HEAD)."""
+        return self.fs.cat_file(self.path(rel), **self._cat_options)
 
     def read_text(self, rel: str) -> str:
         return self.read_bytes(rel).decode("utf-8")
@@ -95,10 +99,17 @@ class OutputStore:
     def list(self, rel: str, suffix: str = "") -> list[str]:
         """File names (not paths) directly under rel, sorted; temporary files are skipped."""
         p = self.path(rel)
-        self._forget_listing(rel)
-        if not self.fs.exists(p):
-            return []
-        names = [n.rstrip("/").rsplit("/", 1)[-1] for n in self.fs.ls(p, detail=False)]
+        if self.local:  # the names alone, in one directory read (fsspec's ls costs ~4 us per entry more)
+            try:
+                with os.scandir(p) as entries:
+                    names = [e.name for e in entries]
+            except (FileNotFoundError, NotADirectoryError):
+                return []
+        else:
+            self._forget_listing(rel)
+            if not self.fs.exists(p):
+                return []
+            names = [n.rstrip("/").rsplit("/", 1)[-1] for n in self.fs.ls(p, detail=False)]
         return sorted(n for n in names if n.endswith(suffix) and ".tmp-" not in n)
 
     def local_path(self, rel: str) -> str | None:
@@ -109,8 +120,6 @@ class OutputStore:
 
 
 def _fsync(f: Any) -> None:
-    import os
-
     try:
         os.fsync(f.fileno())
     except (AttributeError, OSError, ValueError):
