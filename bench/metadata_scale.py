@@ -218,8 +218,15 @@ def measure(out: Path, n: int, only: list[str], s3: LoopbackS3 | None) -> dict:
     if not (out / "integrity.json").exists():
         print(f"fabricating {n} units in {out}", file=sys.stderr, flush=True)
         row["fabricate_s"] = round(fabricate(out, n), 1)
-    if not (out / "inventory.json").exists():  # outputs fabricated before the bench pinned one
+    if not (out / "inventory.json").exists():  # outputs fabricated before the bench pinned one: pin it, seal again
+        from uvd_pipeline.manifests.reader import Dataset
+        from uvd_pipeline.manifests.seal import write_seal
+
         write_inventory(OutputStore(str(out)), n)
+        ds = Dataset(str(out))
+        for _ in ds.iter_entries():
+            pass
+        write_seal(ds.store, ds.ledger_sha256)
     row["ledger_bytes_per_entry"] = round(sum(p.stat().st_size for p in (out / "ledger").iterdir()) / n)
     url = str(out)
     if s3 is not None:
