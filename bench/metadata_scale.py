@@ -4,7 +4,8 @@ Fabricates N committed units through the writer's own `commit_unit` (a token sha
 manifest, a rejects file and the ledger entry, as a run commits them; 2 single-image sequences and
 1 reject per unit, so the data is tiny and what grows is the number of units), then the end-of-run
 summary (roll-ups, dataset.json, palette.json, the seal) as `uvd run` writes it. Then each command
-runs in a fresh child process, one after the other, and reports its wall time, its peak memory
+runs in a fresh child process, one after the other, and reports its wall time, its CPU time (all
+threads; less sensitive to a loaded machine than wall time), its peak memory
 (the child's VmHWM: the interpreter and imports included; `baseline` is a child that only
 imports), and the storage operations it made (OutputStore reads, lists, existence checks,
 writes, and local files opened directly: on an object store each is at least one request):
@@ -141,7 +142,7 @@ def child(cmd: str, out: str, n: int) -> None:
     units = planned_units(n) if cmd == "plan" else []  # what plan_units gives the run (not timed: the recipe's part)
     ops = count_store_ops()
     scratch = tempfile.mkdtemp(prefix="uvd-meta-export-")
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     if cmd == "plan":  # what run_recipe does between planning the units and building the pending ones
         from uvd_pipeline.engines.identity import check_resume, pending_units
         from uvd_pipeline.manifests.store import OutputStore
@@ -171,11 +172,11 @@ def child(cmd: str, out: str, n: int) -> None:
         assert tokens.size == 256
     elif cmd == "summary":  # as at the end of a run that built every unit (the parent removed the roll-ups)
         _summary(out, n)
-    seconds = time.perf_counter() - t
+    seconds, cpu_s = time.perf_counter() - t, time.process_time() - cpu
     import shutil
 
     shutil.rmtree(scratch, ignore_errors=True)
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_rss_mb(),
+    print(json.dumps({"seconds": seconds, "cpu_s": cpu_s, "peak_mb": peak_rss_mb(),
                       "ops": ops}))
 
 
@@ -260,7 +261,7 @@ def measure(out: Path, n: int, only: list[str], s3: LoopbackS3 | None) -> dict:
             r["requests_per_unit"] = round(sum(r["requests"].values()) / n, 3)
             note += f", {r['requests_per_unit']} requests/unit {r['requests']}"
         row[cmd] = r
-        print(f"  {n} units {cmd}: {r['seconds']:.1f} s, {r['peak_mb']:.0f} MB, {note}", file=sys.stderr, flush=True)
+        print(f"  {n} units {cmd}: {r['seconds']:.1f} s ({r['cpu_s']:.1f} s CPU), {r['peak_mb']:.0f} MB, {note}", file=sys.stderr, flush=True)
     return row
 
 
