@@ -152,15 +152,9 @@ def test_new_thresholds_reuse_stored_scores(world, local_run, tmp_path, monkeypa
 def test_curation_that_drops_nothing_leaves_the_dataset_as_it_was(tmp_path) -> None:
     """Distinct photographs: with every curation pass on and nothing to drop, the sequences and
     tokens are those of the same recipe without a curation block (same digest)."""
-    from tests.curation.worlds import jpeg, photos
+    from tests.curation.worlds import distinct_recipe
 
-    folder = tmp_path / "distinct"
-    folder.mkdir()
-    for i, px in enumerate(photos()[:4]):
-        (folder / f"d{i}.jpg").write_bytes(jpeg(px))
-    base = {"name": "distinct", "seed": 0, "sources": [
-        {"name": "web", "plugin": "image_folder", "params": {"path": str(folder), "unit_size": 2},
-         "category": "unlabelled_images"}]}
+    base = distinct_recipe(tmp_path)
     plain, curated = str(tmp_path / "plain"), str(tmp_path / "curated")
     run_recipe(parse_recipe(base), plain, engine="local", quiet=True)
     run_recipe(parse_recipe({**base, "curation": {"dedup": True, "filters": [{"plugin": "image_stats"}]}}), curated,

@@ -75,3 +75,14 @@ FULL_CURATION = {
 def full_curation(root: Path) -> dict[str, Any]:
     cur = {**FULL_CURATION, "eval_sets": [{**FULL_CURATION["eval_sets"][0], "params": {"path": str(root / "eval")}}]}
     return cur
+
+
+def distinct_recipe(root: Path) -> dict[str, Any]:
+    """A folder of four distinct photographs (nothing for curation to drop) and a recipe reading it."""
+    folder = root / "distinct"
+    folder.mkdir()
+    for i, px in enumerate(photos()[:4]):
+        (folder / f"d{i}.jpg").write_bytes(jpeg(px))
+    return {"name": "distinct", "seed": 0, "sources": [
+        {"name": "web", "plugin": "image_folder", "params": {"path": str(folder), "unit_size": 2},
+         "category": "unlabelled_images"}]}

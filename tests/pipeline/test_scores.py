@@ -11,7 +11,7 @@ import shutil
 import pyarrow.parquet as pq
 import pytest
 
-from tests.curation.worlds import dup_recipe, jpeg, make_dup_world, photos
+from tests.curation.worlds import distinct_recipe, dup_recipe, make_dup_world
 from uvd_pipeline.curation.ledger import LEDGER_DIR as SIG_LEDGER_DIR
 from uvd_pipeline.engines import run_recipe
 from uvd_pipeline.exports.lvm_jsonl import export_lvm_jsonl
@@ -112,13 +112,7 @@ def test_an_altered_signature_table_is_refused_at_build(scored, tmp_path) -> Non
 def test_without_filters_the_manifests_are_unchanged(tmp_path) -> None:
     """No curation block, and curation without filters, write the same manifest files byte for byte
     (format schema, no scores column); filters add the column and change nothing else."""
-    folder = tmp_path / "distinct"
-    folder.mkdir()
-    for i, px in enumerate(photos()[:4]):
-        (folder / f"d{i}.jpg").write_bytes(jpeg(px))
-    base = {"name": "distinct", "seed": 0, "sources": [
-        {"name": "web", "plugin": "image_folder", "params": {"path": str(folder), "unit_size": 2},
-         "category": "unlabelled_images"}]}
+    base = distinct_recipe(tmp_path)
     outs = {}
     for name, curation in (("plain", None), ("dedup", {"dedup": True}), ("filters", {"filters": [{"plugin": "image_stats"}]})):
         outs[name] = str(tmp_path / name)
