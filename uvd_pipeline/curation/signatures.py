@@ -29,7 +29,7 @@ from ..images import reduced_decoding
 from ..stages import Source
 from ..storage.names import escape_name
 from ..types import Item, Reject, WorkUnit
-from .views import WINDOWS, tint, view_hashes
+from .views import WINDOWS, full_hash, tint, view_hashes
 
 SIGNATURE_VERSION = "2"  # 2: window hashes and tint
 SIGNATURE_SIDE = 32  # JPEG draft target: at least this many pixels on each side (1/8 for most photos)
@@ -75,11 +75,7 @@ def grey_square(pixels: np.ndarray) -> PILImage.Image:
 def phash64(pixels: np.ndarray | PILImage.Image) -> int:
     """The 64-bit DCT perceptual hash (imagehash.phash) of an RGB array or a grey square, as an
     unsigned int (bit 63 = the first coefficient of imagehash's row-major 8x8 array)."""
-    import imagehash
-
-    img = pixels if isinstance(pixels, PILImage.Image) else grey_square(pixels)
-    bits = imagehash.phash(img).hash.reshape(-1)
-    return int(np.packbits(bits.astype(np.uint8)).view(">u8")[0])
+    return full_hash(pixels if isinstance(pixels, PILImage.Image) else grey_square(pixels))
 
 
 def grey_stats(grey: PILImage.Image) -> tuple[float, float, float]:

@@ -75,12 +75,16 @@ def window_hashes(grey: np.ndarray) -> np.ndarray:
     return bits_of(coeffs)
 
 
-def view_hashes(grey: PILImage.Image) -> tuple[int, list[int]]:
-    """(full hash: imagehash.phash bit for bit, window hashes) of a grey square (signatures.grey_square)."""
+def full_hash(grey: PILImage.Image) -> int:
+    """imagehash.phash of a grey image as an unsigned int (bit 63 = the first of its row-major 8x8)."""
     import imagehash
 
-    full = np.packbits(imagehash.phash(grey).hash.reshape(-1).astype(np.uint8)).view(">u8")[0]
-    return int(full), window_hashes(np.asarray(grey)).tolist()
+    return int(np.packbits(imagehash.phash(grey).hash.reshape(-1).astype(np.uint8)).view(">u8")[0])
+
+
+def view_hashes(grey: PILImage.Image) -> tuple[int, list[int]]:
+    """(full hash: imagehash.phash bit for bit, window hashes) of a grey square (signatures.grey_square)."""
+    return full_hash(grey), window_hashes(np.asarray(grey)).tolist()
 
 
 def tint(pixels: np.ndarray) -> int:
