@@ -4,11 +4,16 @@ Pipeline path (1 worker, tokenizer excluded): read bytes -> decode -> preprocess
 single-image sequences -> write shard + manifest + ledger (zero codes stand in for tokens).
 Bare loop: PIL open + convert('RGB') + resize((256, 256)) per file.
 
-Both run side by side, alternating, several rounds; medians and their ratio are printed, with the
-CPU model (/proc/cpuinfo) and the load average before and after (the ratio is only as clean as the
-machine is quiet). `--profile N` adds a cProfile of the pipeline path: the N functions with the
-largest own time, as shares of the total, which do not depend on the load as the ratio does.
-Usage: python bench/build_path.py [--images 300] [--rounds 5] [--profile 15]
+Both run side by side, alternating, several rounds, in each of `--processes` fresh processes over
+the same files; per process the medians and their ratio, and overall the median of the processes'
+ratios, are printed with the CPU model (/proc/cpuinfo) and the load average before and after (the
+ratio is only as clean as the machine is quiet). Several processes, because one process is not a
+sample: the same JPEG decode of the same bytes runs at ~0.7 or ~1.0 ms per image depending on the
+process (stable within it, for either loop, with or without Pillow's arena settings: measured on
+Intel Xeon, 2026-12-02), which moves a one-process ratio by up to +-0.1.
+`--profile N` adds a cProfile of the pipeline path (in the parent): the N functions with the largest
+own time, as shares of the total, which do not depend on the load as the ratio does.
+Usage: python bench/build_path.py [--images 300] [--rounds 5] [--processes 5] [--profile 15]
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import os
 import platform
 import pstats
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -100,38 +107,66 @@ def profile_shares(images: Path, out: Path, unit_size: int, top: int) -> list[di
     ]
 
 
+def alternate(images: Path, scratch: Path, rounds: int, unit_size: int) -> dict[str, list[float]]:
+    """One process's alternating rounds (after a warm-up of each loop): seconds per round."""
+    files = sorted(images.glob("*.jpg"))
+    bare_loop(files)  # warm the page cache and imports
+    pipeline_path(images, scratch / "warm", unit_size)
+    bare, pipe = [], []
+    for r in range(rounds):
+        bare.append(bare_loop(files))
+        pipe.append(pipeline_path(images, scratch / f"out{r}", unit_size))
+    return {"bare": bare, "pipeline": pipe}
+
+
+def child_rounds(images: Path, rounds: int, unit_size: int) -> dict[str, list[float]]:
+    """`alternate` in a fresh interpreter (its own heap layout and imports)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        cmd = [sys.executable, __file__, "--child", str(images), scratch, "--rounds", str(rounds), "--unit-size", str(unit_size)]
+        return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=300)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--processes", type=int, default=5, help="fresh processes, each running every round")
     ap.add_argument("--unit-size", type=int, default=100)
     ap.add_argument("--profile", type=int, default=0, metavar="N", help="also profile one pass; list N functions")
+    ap.add_argument("--child", nargs=2, metavar=("IMAGES", "SCRATCH"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        print(json.dumps(alternate(Path(args.child[0]), Path(args.child[1]), args.rounds, args.unit_size)))
+        return
     load_before = load_average()
     shares = None
     with tempfile.TemporaryDirectory() as tmp:
-        files = make_files(Path(tmp) / "images", args.images)
-        bare, pipe = [], []
-        bare_loop(files)  # warm the page cache and imports
-        pipeline_path(Path(tmp) / "images", Path(tmp) / "warm", args.unit_size)
-        for r in range(args.rounds):
-            bare.append(bare_loop(files))
-            pipe.append(pipeline_path(Path(tmp) / "images", Path(tmp) / f"out{r}", args.unit_size))
+        images = Path(tmp) / "images"
+        make_files(images, args.images)
+        runs = [child_rounds(images, args.rounds, args.unit_size) for _ in range(args.processes)]
         if args.profile:
-            shares = profile_shares(Path(tmp) / "images", Path(tmp) / "profiled", args.unit_size, args.profile)
-    b, p = statistics.median(bare), statistics.median(pipe)
+            shares = profile_shares(images, Path(tmp) / "profiled", args.unit_size, args.profile)
+    per_process = []
+    for run in runs:
+        b, p = statistics.median(run["bare"]), statistics.median(run["pipeline"])
+        per_process.append({
+            "bare_images_per_s": round(args.images / b, 1),
+            "pipeline_images_per_s": round(args.images / p, 1),
+            "ratio": round(b / p, 3),
+            "round_ratios": [round(x / y, 3) for x, y in zip(run["bare"], run["pipeline"])],
+        })
+    ratios = [p["ratio"] for p in per_process]
     result = {
         "machine": f"{cpu_model()}, {os.cpu_count()} cores",
         "load_average_before": load_before,
         "load_average_after": load_average(),
         "images": args.images,
         "rounds": args.rounds,
-        "bare_images_per_s": round(args.images / b, 1),
-        "pipeline_images_per_s": round(args.images / p, 1),
-        "ratio_pipeline_over_bare": round(b / p, 3),
-        "rounds_bare_s": [round(x, 3) for x in bare],
-        "rounds_pipeline_s": [round(x, 3) for x in pipe],
-        "round_ratios": [round(x / y, 3) for x, y in zip(bare, pipe)],
+        "processes": args.processes,
+        "unit_size": args.unit_size,
+        "ratio_pipeline_over_bare": round(statistics.median(ratios), 3),
+        "process_ratios": ratios,
+        "per_process": per_process,
     }
     if shares is not None:
         result["profile_own_time_shares"] = shares

@@ -21,7 +21,7 @@ from PIL import Image
 
 from uvd_pipeline.errors import BadInput
 from uvd_pipeline.storage import list_folder, read_bytes, read_record_bytes, set_input_policy
-from uvd_pipeline.storage.input_files import DEFAULT_MAX_RECORD_BYTES
+from uvd_pipeline.storage.input_files import DEFAULT_MAX_RECORD_BYTES, check_input
 
 
 @pytest.fixture(autouse=True)
@@ -91,6 +91,26 @@ def test_link_leaving_the_root_is_refused_unless_allowed(folder):
     assert read_record_bytes(str(root / "inside_link.png"), str(root)) == _png()
     set_input_policy(follow_links_outside_input=True)
     assert read_record_bytes(str(root / "outside_link.png"), str(root)) == _png()
+
+
+def test_links_and_dots_anywhere_below_the_root_get_the_realpath_rule(folder, tmp_path):
+    """check_input takes a one-lstat path for plain names below the root; links and dots in any
+    part fall back to resolving: the decision equals `realpath(path)` inside `realpath(root)`."""
+    root, outside = folder
+    (tmp_path / "root_link").symlink_to(root, target_is_directory=True)
+    names = ["ok.png", "sub/b.png", "sub/./b.png", "sub/../ok.png", "outside_dir/secret.png",
+             "sub/../outside_dir/secret.png", "sub/loop/ok.png", "sub/loop/outside_link.png",
+             "inside_link.png", "outside_link.png", "../outside/secret.png"]
+    for root_form in (str(root), str(root) + os.sep, str(tmp_path / "root_link")):
+        for name in names:
+            path = os.path.join(root_form, name)
+            inside = os.path.realpath(path).startswith(os.path.realpath(root) + os.sep)
+            try:
+                check_input(path, root_form)
+                refused = None
+            except BadInput as exc:
+                refused = exc.reason
+            assert refused == (None if inside else "link_outside_input"), (root_form, name)
 
 
 def test_file_over_the_cap_is_refused_before_reading(tmp_path):

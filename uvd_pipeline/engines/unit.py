@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exports.run_previews import write_unit_previews
+from ..exports.run_previews import remember_committed, write_unit_previews
 from ..manifests.store import OutputStore
 from ..manifests.writer import commit_unit
 from ..pipeline.build import UnitBuild, UnitBuilder
@@ -21,21 +21,25 @@ Encode = Callable[[np.ndarray], np.ndarray]
 
 def commit_built(store: OutputStore, recipe: Recipe, built: UnitBuild, tokens: list[TokenSequence]) -> dict[str, Any]:
     # The raw preview sheets of this unit's candidates, from the pixels in memory, before the ledger
-    # entry (a committed unit always has them). Beam's staged layout commits without pixels: its
-    # build step writes them (engines/beam_engine.py).
-    write_unit_previews(store, built.sequences)
-    return commit_unit(
+    # entry (a committed unit always has the ones that can be in the sample; exports/run_previews.py).
+    # Beam's staged layout commits without pixels: its build step writes them (engines/beam_engine.py).
+    fingerprint = recipe.fingerprint()
+    memory = (store.path(""), fingerprint)
+    write_unit_previews(store, built.sequences, memory=memory)
+    entry = commit_unit(
         store,
         built.unit,
         tokens,
         built.rejects,
         category=recipe.source(built.unit.source).category,
-        recipe_fingerprint=recipe.fingerprint(),
+        recipe_fingerprint=fingerprint,
         records_read=built.records_read,
         records_used=built.records_used,
         tokenizer=pinned_tokenizer(store),
         scores=(built.scores or {}) if keeps_scores(recipe) else None,  # a recipe with filters keeps their scores
     )
+    remember_committed(memory, built.sequences)
+    return entry
 
 
 def process_unit(builder: UnitBuilder, encode: Encode, store: OutputStore, unit: WorkUnit) -> dict[str, Any]:
