@@ -82,6 +82,28 @@ def laion_like_unit(rows: int, seed: int) -> tuple[WorkUnit, list[TokenSequence]
     return unit, sequences
 
 
+def _entropy_bits(p: np.ndarray) -> float:
+    return float(-(p * np.log2(p)).sum())
+
+
+def generator_bytes_per_row(vocab_size: int = 30000, hosts: int = 3000) -> float:
+    """The information in one fabricated row, in bytes: the entropy of the random choices
+    `laion_like_unit` makes (everything else in a row is derived from them: the sequence id from
+    the image id, the record from the key). No lossless encoding of these rows can be smaller on
+    average, whatever the format."""
+    zipf = 1.0 / np.arange(1, vocab_size + 1)
+    host_p = 1.0 / np.arange(1, hosts + 1) ** 0.8
+    bits = (
+        128  # image id: 128 bits of hash
+        + np.log2(21) + 15 * _entropy_bits(zipf / zipf.sum())  # caption: 5-25 words (mean 15), Zipf
+        + _entropy_bits(host_p / host_p.sum())  # URL host
+        + np.log2(3) + 2 * np.log2(vocab_size)  # URL path: 1-3 uniform words (mean 2)
+        + 64  # URL file name: 8 random bytes
+        + 2 * np.log2(2048 - 256)  # width, height
+    )
+    return bits / 8
+
+
 def dict_encoded(table: pa.Table) -> pa.Table:
     for name in DICT_COLUMNS:
         i = table.schema.get_field_index(name)
@@ -129,6 +151,8 @@ def main() -> None:
     print(json.dumps({
         "bench": "manifest_bytes", "rows": args.rows, "token_bytes_per_row": TOKENS_PER_IMAGE * 2,
         "forms": results, "raw_column_bytes_per_row": columns, "zstd_read_back_s": round(read_s, 3),
+        "generator_entropy_bytes_per_row": round(generator_bytes_per_row(), 1),
+        "generator_entropy_share_of_tokens": round(generator_bytes_per_row() / (TOKENS_PER_IMAGE * 2), 4),
         "machine": machine(), "load": load_average(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }, indent=1))
