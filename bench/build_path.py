@@ -35,6 +35,7 @@ import numpy as np
 from PIL import Image
 
 from uvd_pipeline.engines.unit import process_unit
+from uvd_pipeline.exports.run_previews import new_run_memory
 from uvd_pipeline.manifests.store import OutputStore
 from uvd_pipeline.manifests.writer import prepare_output
 from uvd_pipeline.pipeline import UnitBuilder, plan_units
@@ -72,9 +73,10 @@ def pipeline_path(images: Path, out: Path, unit_size: int) -> float:
     builder = UnitBuilder(recipe)
     units = plan_units(recipe)
     zero_codes = lambda px: np.zeros((len(px), 256), np.uint16)  # noqa: E731  tokenizer excluded
+    memory = new_run_memory()  # as `uvd run` draws one per run (exports/run_previews.py)
     start = time.perf_counter()
     for unit in units:
-        process_unit(builder, zero_codes, store, unit)
+        process_unit(builder, zero_codes, store, unit, memory)
     return time.perf_counter() - start
 
 

@@ -16,6 +16,7 @@ from uvd_pipeline.exports.run_previews import (
     PREVIEWS_PER_TASK,
     _rank,
     forget_committed,
+    new_run_memory,
     remember_committed,
     write_unit_previews,
 )
@@ -40,7 +41,7 @@ def _sequence(i: int, task: str) -> VisualSequence:
 def test_skipped_candidates_are_never_in_the_sample_and_most_are_skipped(tmp_path):
     rng = np.random.default_rng(7)
     units = [[_sequence(u * 40 + j, str(rng.choice(["a", "b", "c"]))) for j in range(40)] for u in range(60)]
-    store, key = OutputStore(str(tmp_path)), (str(tmp_path), "recipe")
+    store, key = OutputStore(str(tmp_path)), new_run_memory()
     written = 0
     for unit in units:
         written += write_unit_previews(store, unit, memory=key)
@@ -60,7 +61,7 @@ def test_skipped_candidates_are_never_in_the_sample_and_most_are_skipped(tmp_pat
 
 def test_a_retried_unit_keeps_its_own_sheets(tmp_path):
     unit = [_sequence(i, "a") for i in range(10)]
-    store, key = OutputStore(str(tmp_path)), (str(tmp_path), "recipe")
+    store, key = OutputStore(str(tmp_path)), new_run_memory()
     assert write_unit_previews(store, unit, memory=key) == PREVIEWS_PER_TASK
     remember_committed(key, unit)
     assert write_unit_previews(store, unit, memory=key) == PREVIEWS_PER_TASK  # the same unit built again
@@ -74,7 +75,8 @@ def _recipe(folder) -> dict:
 
 def test_runs_in_one_process_keep_every_sheet_of_their_sample(tmp_path):
     """Two runs of one recipe into one output path, in one process, the second after the output and
-    the images of the first run's sample were deleted: its sample is new, and each sheet is there."""
+    the images of the first run's sample were deleted: its sample is new, and each sheet is there
+    (each run draws its own memory token: the first run's ranks do not carry over)."""
     folder = tmp_path / "imgs"
     folder.mkdir()
     for i in range(24):

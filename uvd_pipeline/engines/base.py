@@ -26,7 +26,7 @@ from ..recipe import Recipe
 from .environment import decoding_versions, warn_if_environment_changed
 from .identity import check_resume, effective_tokenizer, pending_units
 from .lease import OutputLease
-from ..exports.run_previews import finish_previews, forget_committed
+from ..exports.run_previews import finish_previews, new_run_memory
 from .interrupt import run_started
 from .progress import RunProgress
 
@@ -120,9 +120,9 @@ def run_recipe(
         run_started(out, len(units))  # for the "interrupted: N of M units committed" line (engines/interrupt.py)
         event(log, "run_started", f"run {recipe.name}: {len(pending)} of {len(units)} units to build on {engine} -> {out}",
               recipe=recipe.name, engine=engine, out=out, units_planned=len(units), units_pending=len(pending), workers=workers)
-        forget_committed((store.path(""), resolved["fingerprint"]))  # in-process engines: this run's commits only
         with RunProgress(len(pending), quiet=quiet) as progress:
-            failures = run(recipe, store, pending, progress, workers=workers, address=address, **engine_options)
+            failures = run(recipe, store, pending, progress, workers=workers, address=address,
+                           preview_memory=new_run_memory(), **engine_options)
         lease.check()  # another writer took the output over (this run stalled past its lease)
         try:
             summary = write_dataset_summary(store, recipe, resolved, planned=len(units))

@@ -12,7 +12,7 @@ from .unit import commit_built
 
 
 def run_local(recipe: Recipe, store: OutputStore, units: list[WorkUnit], progress: RunProgress, *,
-              unit_timeout: float | None = None, **_: object) -> list[tuple[str, str]]:
+              unit_timeout: float | None = None, preview_memory: str | None = None, **_: object) -> list[tuple[str, str]]:
     """Returns (unit id, error) for units that failed; they stay uncommitted for the next run.
     With `unit_timeout`, units are built in a child process killed at the deadline (timeouts.py)."""
     builder = make_builder(recipe, unit_timeout)
@@ -25,7 +25,7 @@ def run_local(recipe: Recipe, store: OutputStore, units: list[WorkUnit], progres
                 progress.unit_built()
                 tokens = tokenize_with(tokenizer.encode, built.sequences)
                 progress.images_tokenized(built.n_images)
-                commit_built(store, recipe, built, tokens)
+                commit_built(store, recipe, built, tokens, preview_memory)
                 progress.unit_committed()
             except Exception as exc:  # one bad unit must not stop the others
                 failures.append((unit.id, f"{type(exc).__name__}: {exc}"))

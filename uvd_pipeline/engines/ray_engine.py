@@ -47,7 +47,7 @@ def _fault_once(spec: str | None, where: str, unit_id: str = "") -> None:
 
 def _unit_task(
     recipe_dict: dict[str, Any], out_url: str, unit_row: dict[str, Any], actor: Any, fault: str | None = None,
-    clock: Any = None,
+    clock: Any = None, preview_memory: str | None = None,
 ) -> dict[str, Any]:
     import ray
 
@@ -65,7 +65,7 @@ def _unit_task(
     built = _BUILDERS[key].build(unit)
     _fault_once(fault, "task", built.unit.id)
     tokens = tokenize_with(lambda px: ray.get(actor.encode.remote(px)), built.sequences)
-    entry = commit_built(OutputStore(out_url), recipe, built, tokens)
+    entry = commit_built(OutputStore(out_url), recipe, built, tokens, preview_memory)
     return {"unit": entry["unit"], "images": entry["counts"]["images"]}
 
 
@@ -170,9 +170,11 @@ def run_ray(
     tokenizer_factory: Any = None,
     unit_timeout: float | None = None,
     oversubscribe: bool = False,
+    preview_memory: str | None = None,
     **_: object,
 ) -> list[tuple[str, str]]:
-    """`tokenizer_factory`: a picklable callable returning an object with encode(pixels) -> codes,
+    """`preview_memory`: the run's token for its workers' memory of committed preview ranks
+    (exports/run_previews.py). `tokenizer_factory`: a picklable callable returning an object with encode(pixels) -> codes,
     used instead of the recipe's tokenizer (benchmarks use a stand-in of fixed cost)."""
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -210,7 +212,7 @@ def run_ray(
             while queue and len(pending) < in_flight:
                 unit, tries = queue.popleft()
                 actor = pool.actors[submitted % len(pool.actors)]  # round robin over the tokenizer actors
-                ref = pool.task.remote(recipe_ref, store.url, unit.to_row(), actor, fault, clock)
+                ref = pool.task.remote(recipe_ref, store.url, unit.to_row(), actor, fault, clock, preview_memory)
                 pending[ref] = (unit, tries)
                 deadlines.add(ref, unit.id, tries)
                 submitted += 1

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exports.run_previews import remember_committed, write_unit_previews
+from ..exports.run_previews import MemoryKey, remember_committed, write_unit_previews
 from ..manifests.store import OutputStore
 from ..manifests.writer import commit_unit
 from ..pipeline.build import UnitBuild, UnitBuilder
@@ -19,13 +19,16 @@ from ..types import TokenSequence, WorkUnit
 Encode = Callable[[np.ndarray], np.ndarray]
 
 
-def commit_built(store: OutputStore, recipe: Recipe, built: UnitBuild, tokens: list[TokenSequence]) -> dict[str, Any]:
+def commit_built(store: OutputStore, recipe: Recipe, built: UnitBuild, tokens: list[TokenSequence],
+                 preview_memory: MemoryKey | None = None) -> dict[str, Any]:
+    """Write the unit's preview candidates, then commit it; returns its ledger entry. With
+    `preview_memory` (the run's token), candidates this process's earlier commits of the run beat
+    are not written (exports/run_previews.py)."""
     # The raw preview sheets of this unit's candidates, from the pixels in memory, before the ledger
     # entry (a committed unit always has the ones that can be in the sample; exports/run_previews.py).
     # Beam's staged layout commits without pixels: its build step writes them (engines/beam_engine.py).
     fingerprint = recipe.fingerprint()
-    memory = (store.path(""), fingerprint)
-    write_unit_previews(store, built.sequences, memory=memory)
+    write_unit_previews(store, built.sequences, memory=preview_memory)
     entry = commit_unit(
         store,
         built.unit,
@@ -38,15 +41,17 @@ def commit_built(store: OutputStore, recipe: Recipe, built: UnitBuild, tokens: l
         tokenizer=pinned_tokenizer(store),
         scores=(built.scores or {}) if keeps_scores(recipe) else None,  # a recipe with filters keeps their scores
     )
-    remember_committed(memory, built.sequences)
+    if preview_memory is not None:
+        remember_committed(preview_memory, built.sequences)
     return entry
 
 
-def process_unit(builder: UnitBuilder, encode: Encode, store: OutputStore, unit: WorkUnit) -> dict[str, Any]:
+def process_unit(builder: UnitBuilder, encode: Encode, store: OutputStore, unit: WorkUnit,
+                 preview_memory: MemoryKey | None = None) -> dict[str, Any]:
     """Build, tokenize and commit one unit; returns its ledger entry."""
     built = builder.build(unit)
     tokens = tokenize_with(encode, built.sequences)
-    return commit_built(store, builder.recipe, built, tokens)
+    return commit_built(store, builder.recipe, built, tokens, preview_memory)
 
 
 def pinned_tokenizer(store: OutputStore) -> dict[str, Any] | None:

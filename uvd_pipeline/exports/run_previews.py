@@ -13,13 +13,13 @@ Candidates are written as raw uint8 arrays (`<sequence id>.npy`, read back with 
 the winners' PNGs (`exports/previews.png_bytes`, as `uvd preview --sample` does) and removes every
 candidate, so a finished output holds PNGs only.
 
-A worker process also remembers, per output and recipe, the PREVIEWS_PER_TASK smallest ranks per
-task among the units it has committed (`remember_committed`), and skips a candidate whose rank is
-above the last of them: those committed sequences rank before it, so it cannot be in the sample.
-A process that commits K units of one task then writes about 4 * (1 + ln K) sheets instead of 4 * K
-(each sheet is a PNG encode of ~3 ms per 256 x 256 tile: per unit, the largest fixed cost of the
-build path). A run starts with a clean memory in its driver (`forget_committed`); Ray workers
-belong to one driver.
+A worker process also remembers, per run, the PREVIEWS_PER_TASK smallest ranks per task among the
+units it has committed in that run (`remember_committed`), and skips a candidate whose rank is above
+the last of them: those committed sequences rank before it, so it cannot be in the sample. A process
+that commits K units of one task then writes about 4 * (1 + ln K) candidates instead of 4 * K. The
+memory is keyed by a token each run draws (`new_run_memory`) and the local and Ray engines hand to
+`commit_built`, so a worker that outlives a run (a Ray session kept open across runs) never carries
+one run's ranks into another. Beam's steps write every candidate (no memory).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import threading
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -46,8 +47,9 @@ log = get_logger("previews")
 
 
 Rank = tuple[float, str]
-MemoryKey = tuple[str, str]  # (output path, recipe fingerprint)
-# Per process: per output and recipe, per task, the `per_task` smallest ranks of committed sequences.
+MemoryKey = str  # a run's token (new_run_memory)
+MEMORY_RUNS = 8  # runs remembered per process; a forgotten run only writes more candidates
+# Per process: per run, per task, the `per_task` smallest ranks of the sequences it committed.
 _committed: dict[MemoryKey, dict[str, list[Rank]]] = {}
 _committed_lock = threading.Lock()
 
@@ -73,18 +75,22 @@ def unit_candidates(sequences: Iterable[VisualSequence], per_task: int = PREVIEW
     return chosen
 
 
-def forget_committed(key: MemoryKey | None = None) -> None:
-    """Clear this process's memory of committed ranks (of one output and recipe, or all)."""
+def new_run_memory() -> MemoryKey:
+    """A fresh token for one run's memory of committed ranks (drawn by the run's driver)."""
+    return uuid.uuid4().hex
+
+
+def forget_committed() -> None:
+    """Clear this process's memory of committed ranks."""
     with _committed_lock:
-        if key is None:
-            _committed.clear()
-        else:
-            _committed.pop(key, None)
+        _committed.clear()
 
 
 def remember_committed(key: MemoryKey, sequences: Iterable[VisualSequence], per_task: int = PREVIEWS_PER_TASK) -> None:
     """After a unit's commit: fold its per-task smallest ranks into this process's memory."""
     with _committed_lock:
+        if key not in _committed and len(_committed) >= MEMORY_RUNS:
+            del _committed[next(iter(_committed))]  # the oldest run
         memory = _committed.setdefault(key, {})
         for s in unit_candidates(sequences, per_task):
             ranks = memory.setdefault(s.task, [])
