@@ -132,10 +132,11 @@ def test_object_store_out_of_space_leaves_units_uncommitted_then_rerun_completes
 
 @pytest.fixture
 def small_tmpfs(tmp_path):
-    """A 160 KiB tmpfs: a real full disk (room for the run's metadata and a few units). Needs root (mount); skipped elsewhere."""
+    """A 96 KiB tmpfs: a real full disk (room for the run's metadata and a few units: the 7-unit run takes
+    ~156 KiB, 5 units fit). Needs root (mount); skipped elsewhere."""
     mnt = tmp_path / "disk"
     mnt.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs", str(mnt)],
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(mnt)],
                                            capture_output=True).returncode != 0:
         pytest.skip("mounting a tmpfs needs root")
     try:
