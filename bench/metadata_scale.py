@@ -25,8 +25,14 @@ writes, and local files opened directly: on an object store each is at least one
 Fabrication skips fsync (it is not what is measured). With --s3, each fabricated output is also
 copied to a loopback S3 server (moto's standalone server, started here) and the commands run on
 its s3:// URL through the project's fsspec/s3fs store; the requests each command made are counted
-from the server's access log (HTTP level: GET, HEAD, PUT, LIST, ...). Usage:
-  python bench/metadata_scale.py --units 1000 10000 [--root /tmp/uvd-meta] [--only verify,digest] [--s3]
+from the server's access log (HTTP level: GET, HEAD, PUT, LIST, ...). With --cold (local disk), the
+output's files are dropped from the page cache before each command (posix_fadvise DONTNEED, this
+output's files only), so every size reads them from disk: without it a 10^4-unit output stays in
+the page cache between commands while a 10^5-unit one can be partly evicted (where the kernel
+reclaims pages unused for a minute, as DAMON does on the project's VMs), which favours the smaller
+size.
+Usage:
+  python bench/metadata_scale.py --units 1000 10000 [--root /tmp/uvd-meta] [--only verify,digest] [--s3 | --cold]
 """
 
 from __future__ import annotations
@@ -196,6 +202,8 @@ def main() -> None:
     ap.add_argument("--only", default=",".join(COMMANDS))
     ap.add_argument("--s3", action="store_true", help="also copy each output to a loopback S3 server (moto) "
                     "and run the commands there, counting its requests")
+    ap.add_argument("--cold", action="store_true", help="drop the output's files from the page cache "
+                    "before each command (local disk)")
     ap.add_argument("--child", nargs=3, metavar=("CMD", "OUT", "N"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -204,7 +212,7 @@ def main() -> None:
     Path(args.root).mkdir(parents=True, exist_ok=True)
     s3 = LoopbackS3(Path(args.root) / "moto.log") if args.s3 else None
     try:
-        results = [measure(Path(args.root) / f"n{n}", n, only, s3) for n in args.units]
+        results = [measure(Path(args.root) / f"n{n}", n, only, s3, args.cold) for n in args.units]
     finally:
         if s3 is not None:
             s3.stop()
@@ -213,10 +221,21 @@ def main() -> None:
                       "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}, indent=1))
 
 
-def measure(out: Path, n: int, only: list[str], s3: LoopbackS3 | None) -> dict:
+def evict(out: Path) -> None:
+    """Drop the output's files from the page cache (clean pages; this output's files only)."""
+    for folder, _, names in os.walk(out):
+        for name in names:
+            fd = os.open(os.path.join(folder, name), os.O_RDONLY)
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+
+def measure(out: Path, n: int, only: list[str], s3: LoopbackS3 | None, cold: bool = False) -> dict:
     from uvd_pipeline.manifests.store import OutputStore
 
-    row: dict = {"units": n}
+    row: dict = {"units": n, "page_cache": "dropped before each command" if cold and s3 is None else "as left"}
     if not (out / "integrity.json").exists():
         print(f"fabricating {n} units in {out}", file=sys.stderr, flush=True)
         row["fabricate_s"] = round(fabricate(out, n), 1)
@@ -247,6 +266,8 @@ def measure(out: Path, n: int, only: list[str], s3: LoopbackS3 | None) -> dict:
             if store.exists("rollup"):
                 store.fs.rm(store.path("rollup"), recursive=True)
         before = len(s3.requests()) if s3 is not None else 0
+        if cold and s3 is None:
+            evict(out)
         proc = subprocess.run([sys.executable, str(HERE), "--child", cmd, url, str(n)], capture_output=True, text=True)
         if proc.returncode:
             row[cmd] = {"error": proc.stderr.strip().splitlines()[-3:]}
