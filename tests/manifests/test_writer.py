@@ -57,3 +57,13 @@ def test_old_uncompressed_outputs_read_verify_and_digest_the_same(tmp_path):
     assert a.manifest.equals(b.manifest) and a.rejects().equals(b.rejects())
     assert dataset_digest(a) == dataset_digest(b)
     assert np.array_equal(b.tokens(seqs[7].id), seqs[7].tokens)
+
+
+def test_store_names_are_the_listing_as_a_set_without_temporary_files(tmp_path):
+    store = OutputStore(str(tmp_path))
+    store.makedirs("ledger")
+    for name in ("b.json", "a.json", "c.json.tmp-0f", "d.txt"):
+        (tmp_path / "ledger" / name).write_text("{}")
+    assert store.names("ledger", ".json") == {"a.json", "b.json"}
+    assert store.list("ledger", ".json") == ["a.json", "b.json"]
+    assert store.names("nowhere") == set() and store.list("nowhere") == []

@@ -115,7 +115,7 @@ def check_resume(store: OutputStore, resolved: dict[str, Any], units: list[WorkU
 def pending_units(store: OutputStore, units: list[WorkUnit]) -> list[WorkUnit]:
     """The planned units that have no ledger entry yet, in plan order: one listing of the ledger
     (names only: an entry is its unit's commit point, so no entry is read or stat-ed)."""
-    done = {name[: -len(".json")] for name in store.list(LEDGER_DIR, ".json")}
+    done = {name[: -len(".json")] for name in store.names(LEDGER_DIR, ".json")}
     return [u for u in units if u.id not in done]
 
 
