@@ -131,3 +131,34 @@ def test_single_images_are_resized_without_a_full_resolution_array(recipe, monke
     built = [builder.build(unit) for unit in plan_units(recipe)]
     assert sum(len(b.sequences) for b in built) == 96 and {b.unit.source for b in built} == {"web_images", "laion"}
     assert made == []
+
+
+def test_one_full_resolution_image_at_a_time(recipe, monkeypatch):
+    """A decoded image is released before the next record is decoded (the next decode then reuses
+    memory that is still in cache): when a source yields record k + 1, nothing holds record k's."""
+    import gc
+    import weakref
+
+    from uvd_pipeline.registry import load
+
+    alive_at_next = []
+    cls = load("source", "image_folder")
+    original = cls.read
+
+    def watched(self, unit):
+        previous, records = None, original(self, unit)
+        while (item := next(records, None)) is not None:  # this frame keeps no reference across a decode
+            gc.collect()
+            if previous is not None:
+                alive_at_next.append(previous() is not None)
+            decoded = getattr(getattr(item, "image", None), "decoded", None)
+            previous = weakref.ref(decoded) if decoded is not None else None
+            del decoded
+            yield item
+            del item
+
+    monkeypatch.setattr(cls, "read", watched)
+    builder = UnitBuilder(recipe)
+    for unit in plan_units(recipe):
+        builder.build(unit)
+    assert alive_at_next and not any(alive_at_next), f"{sum(alive_at_next)} of {len(alive_at_next)} still held"

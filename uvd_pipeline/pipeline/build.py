@@ -105,6 +105,7 @@ class UnitBuilder:
                 rejects.append(got)
                 continue
             prepared = self._prepare(st, got)
+            got = None  # the full-resolution image goes before the next decode: one in memory, reused while cache-hot
             (rejects if isinstance(prepared, Reject) else items).append(prepared)
         rng = rng_for(self.recipe.seed, unit.source, unit.id, "sequencer")
         sequences: list[VisualSequence] = []
