@@ -119,8 +119,9 @@ def _summary(out: str, n: int) -> None:
 def count_store_ops() -> dict[str, int]:
     from uvd_pipeline.manifests.store import OutputStore
 
+    # `list` reads through `names`: counting `names` counts every listing once
     ops = {"read": 0, "list": 0, "exists": 0, "write": 0, "local_open": 0}
-    for meth, key in (("read_bytes", "read"), ("list", "list"), ("exists", "exists"), ("write_bytes", "write"),
+    for meth, key in (("read_bytes", "read"), ("names", "list"), ("exists", "exists"), ("write_bytes", "write"),
                       ("open_write", "write"), ("local_path", "local_open")):
         orig = getattr(OutputStore, meth)
 
