@@ -4,6 +4,7 @@ still has its sheet; a new run starts from a clean memory. Real OutputStores and
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 
@@ -15,6 +16,7 @@ from uvd_pipeline.engines import run_recipe
 from uvd_pipeline.exports.run_previews import (
     PREVIEWS_PER_TASK,
     _rank,
+    _raw_bytes,
     forget_committed,
     new_run_memory,
     remember_committed,
@@ -115,12 +117,19 @@ def test_a_candidate_that_is_not_a_sheet_is_reported_missing_and_removed(tmp_pat
     out = tmp_path / "out"
     run_recipe(parse_recipe(_recipe(folder)), str(out), engine="local", quiet=True)
     entries = json.loads((out / "previews" / "index.json").read_text())["sequences"]
-    victim = entries[0]["sequence_id"]
-    (out / "previews" / f"{victim}.png").unlink()
-    np.save(out / "previews" / f"{victim}.npy", np.array([{"not": "a sheet"}], dtype=object), allow_pickle=True)
     from uvd_pipeline.exports.run_previews import finish_previews
 
-    again = finish_previews(OutputStore(str(out)))
-    assert [e["sequence_id"] for e in again if "missing" in e] == [victim]
-    assert f"{victim}.npy" in caplog.text and "not a sheet" in caplog.text
-    assert not list((out / "previews").glob("*.npy"))
+    pickled = io.BytesIO()
+    np.save(pickled, np.array([{"not": "a sheet"}], dtype=object), allow_pickle=True)
+    for bad in (pickled.getvalue(), pickled.getvalue()[:40], b""):  # a pickle, a truncated header, empty
+        victim = entries[0]["sequence_id"]
+        (out / "previews" / f"{victim}.png").unlink()
+        (out / "previews" / f"{victim}.npy").write_bytes(bad)
+        caplog.clear()
+        again = finish_previews(OutputStore(str(out)))
+        assert [e["sequence_id"] for e in again if "missing" in e] == [victim]
+        assert f"{victim}.npy" in caplog.text and "not a sheet" in caplog.text
+        assert not list((out / "previews").glob("*.npy"))
+        (out / "previews" / f"{victim}.npy").write_bytes(_raw_bytes(np.zeros((256, 256, 3), np.uint8)))
+        entries = finish_previews(OutputStore(str(out)))  # a good candidate brings the sheet back
+        assert not any("missing" in e for e in entries)

@@ -43,6 +43,7 @@ from ..types import VisualSequence
 from .previews import INDEX_FILE, PAD, PREVIEWS_DIR, SHEET_COLUMNS, contact_sheet, png_bytes
 
 PREVIEWS_PER_TASK = 4
+CANDIDATE_SUFFIX = ".npy"
 log = get_logger("previews")
 
 
@@ -104,11 +105,6 @@ def committed_ranks(key: MemoryKey) -> dict[str, list[Rank]]:
         return {task: list(ranks) for task, ranks in _committed.get(key, {}).items()}
 
 
-
-
-CANDIDATE_SUFFIX = ".npy"
-
-
 def _raw_bytes(sheet: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.save(buf, sheet, allow_pickle=False)
@@ -117,7 +113,10 @@ def _raw_bytes(sheet: np.ndarray) -> bytes:
 
 def _raw_sheet(data: bytes) -> np.ndarray:
     """A candidate's sheet, or ValueError when the file is not a sheet (pickles are refused)."""
-    sheet = np.load(io.BytesIO(data), allow_pickle=False)
+    try:
+        sheet = np.load(io.BytesIO(data), allow_pickle=False)
+    except EOFError:  # an empty file
+        raise ValueError("empty file") from None
     if sheet.dtype != np.uint8 or sheet.ndim != 3 or sheet.shape[2] != 3:
         raise ValueError(f"not an RGB uint8 sheet: {sheet.dtype} {sheet.shape}")
     return sheet
