@@ -27,7 +27,6 @@ def commit_built(store: OutputStore, recipe: Recipe, built: UnitBuild, tokens: l
     # The raw preview sheets of this unit's candidates, from the pixels in memory, before the ledger
     # entry (a committed unit always has the ones that can be in the sample; exports/run_previews.py).
     # Beam's staged layout commits without pixels: its build step writes them (engines/beam_engine.py).
-    fingerprint = recipe.fingerprint()
     write_unit_previews(store, built.sequences, memory=preview_memory)
     entry = commit_unit(
         store,
@@ -35,7 +34,7 @@ def commit_built(store: OutputStore, recipe: Recipe, built: UnitBuild, tokens: l
         tokens,
         built.rejects,
         category=recipe.source(built.unit.source).category,
-        recipe_fingerprint=fingerprint,
+        recipe_fingerprint=recipe.fingerprint(),
         records_read=built.records_read,
         records_used=built.records_used,
         tokenizer=pinned_tokenizer(store),
