@@ -154,5 +154,5 @@ def verify_cmd(directory: str = typer.Argument(..., help="output directory or UR
             warn(f"[red]✗[/] {p}", "verify_problem", logging.ERROR, problem=p)
         warn(f"{len(problems)} problem(s) in {directory}", "verify_failed", logging.ERROR, problems=len(problems))
         raise typer.Exit(EXIT_FAILED)
-    n_units = len(open_dataset(directory).store.list("ledger", ".json"))  # the entries just verified; no re-read
+    n_units = len(open_dataset(directory).store.names("ledger", ".json"))  # the entries just verified; no re-read
     console.print(f"[green]✓[/] {directory}: {n_units} committed units verified")

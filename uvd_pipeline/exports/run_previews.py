@@ -166,8 +166,9 @@ def finish_previews(store: OutputStore, per_task: int = PREVIEWS_PER_TASK) -> li
             for rows in best.values():
                 rows.sort(key=lambda r: _rank(r["sequence_id"]))
                 del rows[per_task:]
-        present = set(store.list(PREVIEWS_DIR, ".png"))
-        candidates = set(store.list(PREVIEWS_DIR, CANDIDATE_SUFFIX))
+        listed = store.names(PREVIEWS_DIR)  # one listing for the sheets and the candidates
+        present = {n for n in listed if n.endswith(".png")}
+        candidates = {n for n in listed if n.endswith(CANDIDATE_SUFFIX)}
         entries = []
         for task in sorted(best):
             for row in best[task]:

@@ -54,7 +54,7 @@ def write_rollups(store: OutputStore, ledger: Iterable[dict[str, Any]],
     present = {}
     for kind, folder in folders.items():
         store.makedirs(folder)
-        present[kind] = set(store.list(folder, ".parquet"))
+        present[kind] = store.names(folder, ".parquet")
     out = {kind: {"rows": 0, "units": 0, "chunks": 0, "written": 0} for kind, _ in _KINDS}
     done: set[str] = set()
     for name, entries in _chunks(ledger):
