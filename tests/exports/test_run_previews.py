@@ -133,3 +133,34 @@ def test_a_candidate_that_is_not_a_sheet_is_reported_missing_and_removed(tmp_pat
         (out / "previews" / f"{victim}.npy").write_bytes(_raw_bytes(np.zeros((256, 256, 3), np.uint8)))
         entries = finish_previews(OutputStore(str(out)))  # a good candidate brings the sheet back
         assert not any("missing" in e for e in entries)
+
+
+def test_commit_files_are_fsynced_and_preview_candidates_are_not(tmp_path, monkeypatch):
+    """A unit's shard, manifest, rejects and ledger entry reach the disk before the entry is renamed
+    into place; the preview candidates (derived, read back and checked by finish_previews) skip the
+    fsync that would cost as much as the rest of the unit's commit."""
+    import os
+
+    import uvd_pipeline.manifests.store as store_module
+
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd):
+        synced.append(os.path.basename(os.readlink(f"/proc/self/fd/{fd}")).split(".tmp-")[0])
+        real_fsync(fd)
+
+    monkeypatch.setattr(store_module.os, "fsync", recording_fsync)
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(4):
+        Image.fromarray(np.random.default_rng(i).integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    out = tmp_path / "out"
+    run_recipe(parse_recipe(_recipe(folder)), str(out), engine="local", quiet=True)
+    units = sorted(p.stem for p in (out / "ledger").glob("*.json"))
+    assert len(units) == 2
+    for unit in units:
+        assert f"{unit}.json" in synced
+        assert {n.split("-")[-1].split(".")[-1] for n in synced if n.startswith(unit + "-")} >= {"npy", "arrow"}
+    assert not [n for n in synced if n.endswith(".npy") and not n.startswith(tuple(units))]  # no candidate
+    assert list((out / "previews").glob("*.png"))  # the winners were written from the candidates

@@ -132,7 +132,9 @@ def write_unit_previews(store: OutputStore, sequences: list[VisualSequence], per
         if chosen:
             store.makedirs(PREVIEWS_DIR)
         for s in chosen:
-            store.write_bytes(f"{PREVIEWS_DIR}/{s.id}{CANDIDATE_SUFFIX}", _raw_bytes(contact_sheet(s.pixels())))
+            # not fsync'ed: finish_previews reads each winner back and reports one a machine crash emptied
+            store.write_bytes(f"{PREVIEWS_DIR}/{s.id}{CANDIDATE_SUFFIX}", _raw_bytes(contact_sheet(s.pixels())),
+                              durable=False)
             written += 1
     except OSError as exc:  # previews are not the dataset: a full disk fails the unit's own commit, not this
         log.warning("previews: %d of %d sheets written (%s: %s); `uvd preview DIR --sample` writes them later",

@@ -55,8 +55,11 @@ class OutputStore:
     def read_text(self, rel: str) -> str:
         return self.read_bytes(rel).decode("utf-8")
 
-    def write_bytes(self, rel: str, data: bytes) -> None:
-        """Write so that a reader sees the whole file or none of it."""
+    def write_bytes(self, rel: str, data: bytes, durable: bool = True) -> None:
+        """Write so that a reader sees the whole file or none of it. On local disks the file is
+        fsync'ed before its rename; `durable=False` skips that for derived files a reader checks
+        anyway (run previews' candidates): a killed process still leaves the whole file or none,
+        but after a crash of the machine it may be empty."""
         final = self.path(rel)
         if self.local:
             tmp = f"{final}.tmp-{uuid.uuid4().hex}"
@@ -64,7 +67,8 @@ class OutputStore:
                 with self.fs.open(tmp, "wb") as f:
                     f.write(data)
                     f.flush()
-                    _fsync(f)
+                    if durable:
+                        _fsync(f)
                 self.fs.mv(tmp, final)
             except Exception:  # disk full, permissions: leave no partial temporary file behind
                 if self.fs.exists(tmp):
