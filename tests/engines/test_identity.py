@@ -209,3 +209,24 @@ def test_an_output_begun_before_inventories_gets_one_and_resumes(tmp_path):
     summary = _run(_recipe(images), out)
     assert summary.failures == [] and summary.committed == 1 and summary.skipped == 1
     assert (out / INVENTORY_FILE).read_text() == pinned
+
+
+def test_the_inventory_check_and_the_pending_units_agree_with_the_pinned_files(tmp_path):
+    """same_inventory is the unit-by-unit form of `pinned == unit_hashes(units)`; pending_units
+    names the units without a ledger entry (temporary entries do not count), in plan order."""
+    from uvd_pipeline.engines.identity import pending_units, same_inventory, unit_hashes
+    from uvd_pipeline.manifests.store import OutputStore
+    from uvd_pipeline.types import WorkUnit
+
+    units = [WorkUnit(f"src-{i:03d}", "src", i, {"files": [f"{i}.jpg"]}) for i in range(6)]
+    pinned = json.loads(json.dumps(unit_hashes(units)))  # as read back from inventory.json
+    assert same_inventory(pinned, units)
+    renamed = [*units[:5], WorkUnit("src-005", "src", 5, {"files": ["5b.jpg"]})]
+    for planned, pin in ((renamed, pinned), (units[:5], pinned), (units, {**pinned, "src-009": "0" * 16}),
+                         (units, list(pinned.values())), ([], {})):
+        assert same_inventory(pin, planned) == (pin == unit_hashes(planned)), (planned, pin)
+    store = OutputStore(str(tmp_path))
+    store.makedirs("ledger")
+    for name in ("src-001.json", "src-004.json", "src-002.json.tmp-1a2b", "src-003.txt"):
+        (tmp_path / "ledger" / name).write_text("{}")
+    assert [u.id for u in pending_units(store, units)] == ["src-000", "src-002", "src-003", "src-005"]

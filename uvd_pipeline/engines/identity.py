@@ -65,9 +65,23 @@ def _device_kind(spec: TokenizerSpec, engine: str, address: str | None, workers:
     return "cuda" if str(device).startswith("cuda") else "cpu"
 
 
+def unit_hash(unit: WorkUnit) -> str:
+    """The hash of a unit's source and payload (what it reads)."""
+    return hash_hex("unit", unit.source, unit.index, unit.payload)
+
+
 def unit_hashes(units: list[WorkUnit]) -> dict[str, str]:
-    """unit id -> hash of its source and payload (what it reads)."""
-    return {u.id: hash_hex("unit", u.source, u.index, u.payload) for u in units}
+    """unit id -> unit_hash."""
+    return {u.id: unit_hash(u) for u in units}
+
+
+def same_inventory(pinned: Any, units: list[WorkUnit]) -> bool:
+    """Whether the planned units are those of the pinned inventory (unit id -> hash), each with its
+    hash: compared unit by unit as it is hashed, without a second dict of 743,333 entries."""
+    if not isinstance(pinned, dict) or len(pinned) != len(units):
+        return False
+    get = pinned.get
+    return all(get(u.id) == unit_hash(u) for u in units)
 
 
 def unit_inventory(units: list[WorkUnit]) -> dict[str, Any]:
@@ -99,9 +113,8 @@ def check_resume(store: OutputStore, resolved: dict[str, Any], units: list[WorkU
         except (ValueError, KeyError, TypeError) as exc:
             raise RecipeError(f"{store.path(INVENTORY_FILE)}: unreadable unit inventory ({exc}); "
                               f"start afresh with a new --out") from None
-        now = unit_hashes(units)
-        if before != now:
-            changes.append(inventory_changes(before, now))
+        if not same_inventory(before, units):
+            changes.append(inventory_changes(before, unit_hashes(units)))
     else:  # an output begun before inventories were pinned: pin what it plans now
         store.write_text(INVENTORY_FILE, _inventory_text(unit_inventory(units)))
     if changes:
@@ -115,8 +128,8 @@ def check_resume(store: OutputStore, resolved: dict[str, Any], units: list[WorkU
 def pending_units(store: OutputStore, units: list[WorkUnit]) -> list[WorkUnit]:
     """The planned units that have no ledger entry yet, in plan order: one listing of the ledger
     (names only: an entry is its unit's commit point, so no entry is read or stat-ed)."""
-    done = {name[: -len(".json")] for name in store.names(LEDGER_DIR, ".json")}
-    return [u for u in units if u.id not in done]
+    done = store.names(LEDGER_DIR, ".json")
+    return [u for u in units if f"{u.id}.json" not in done]
 
 
 def describe(identity: dict[str, Any]) -> str:

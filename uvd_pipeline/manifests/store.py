@@ -108,10 +108,9 @@ class OutputStore:
         """`list` without the order: a set, for membership (a resume's ledger check: sorting
         743,333 names is the one step of planning that grows faster than the unit count)."""
         p = self.path(rel)
-        if self.local:  # the names alone, in one directory read (fsspec's ls costs ~4 us per entry more)
+        if self.local:  # the names alone (fsspec's ls costs ~4 us per entry more, scandir's entries ~0.2)
             try:
-                with os.scandir(p) as entries:
-                    names = [e.name for e in entries]
+                names = os.listdir(p)
             except (FileNotFoundError, NotADirectoryError):
                 return set()
         else:
