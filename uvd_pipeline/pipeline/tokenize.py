@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -41,21 +42,47 @@ class TokenizerStage:
         return tokenize_with(self.encode, sequences)
 
 
-def tokenize_with(encode, sequences: list[VisualSequence]) -> list[TokenSequence]:
-    """Encode all images of `sequences` in one call (the model batches) and split the codes back."""
+ENCODE_CHUNK = 256  # images per encode call: 48 MiB of pixels, whatever the unit's size
+
+
+def tokenize_with(encode, sequences: list[VisualSequence], chunk: int = ENCODE_CHUNK) -> list[TokenSequence]:
+    """Encode the images of `sequences` (`encode`: [n, 256, 256, 3] uint8 -> [n, 256] codes, called
+    with at most `chunk` images at a time; the model batches within) and split the codes back.
+
+    The pixels go into a buffer this thread keeps for its next unit: a fresh one per unit cost the
+    build path ~0.1 ms an image (a new mapping to fault in, on huge pages, each time; BENCHMARKS.md),
+    and a LAION-sized unit (~10,000 images) would need 1.9 GiB at once. `encode` must not keep its
+    argument after it returns (the tokenizer copies it to the device; Ray serializes it)."""
     if not sequences:
         return []
     images = [im.pixels for s in sequences for im in s.images]
-    pixels = np.empty((len(images), *images[0].shape), np.uint8)  # one copy of each image, no stack
-    for i, px in enumerate(images):
-        pixels[i] = px
-    codes = encode(pixels)
+    codes = None
+    for start in range(0, len(images), chunk):
+        part = images[start : start + chunk]
+        pixels = _pixel_buffer(len(part), images[0].shape)
+        for i, px in enumerate(part):
+            pixels[i] = px
+        got = encode(pixels)
+        if codes is None:
+            codes = np.empty((len(images), *got.shape[1:]), got.dtype)
+        codes[start : start + len(part)] = got
     out, pos = [], 0
     for s in sequences:
         n = len(s.images)
         out.append(TokenSequence.from_sequence(s, codes[pos : pos + n]))
         pos += n
     return out
+
+
+_buffers = threading.local()
+
+
+def _pixel_buffer(n: int, shape: tuple[int, ...]) -> np.ndarray:
+    """n images' worth of this thread's reusable uint8 buffer (grown when a unit needs more)."""
+    buf = getattr(_buffers, "pixels", None)
+    if buf is None or buf.shape[1:] != tuple(shape) or buf.shape[0] < n:
+        buf = _buffers.pixels = np.empty((n, *shape), np.uint8)
+    return buf[:n]
 
 
 def tokenizer_fingerprint(spec: TokenizerSpec) -> str:
